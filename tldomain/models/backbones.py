@@ -1,0 +1,23 @@
+"""Backbone registry: a config names a backbone, this table builds it.
+
+A backbone is a Flax module called as `module(images, train=...)` that returns
+a (batch, features) array. New families register a factory taking the
+`config.model` ConfigDict.
+"""
+
+from typing import Callable
+
+import flax.linen as nn
+import ml_collections
+
+from tldomain.models.digits import DigitsCNN
+from tldomain.registry import Registry
+
+BackboneFactory = Callable[[ml_collections.ConfigDict], nn.Module]
+BACKBONES: Registry[BackboneFactory] = Registry("backbone")
+
+BACKBONES.register("digits_cnn", lambda model_config: DigitsCNN())
+
+
+def build_backbone(model_config: ml_collections.ConfigDict) -> nn.Module:
+  return BACKBONES.get(model_config.backbone)(model_config)
