@@ -1,0 +1,70 @@
+"""What a method is: a loss over model outputs, its own modules and its defaults.
+
+The trainer runs the classifier on the source (and, when the method uses it,
+target) batch, packs the results into `LossInputs`, and calls `method.loss`.
+It knows nothing else about the method.
+"""
+
+import dataclasses
+from typing import Any, Callable, Mapping, NamedTuple, Protocol
+
+import flax.linen as nn
+import jax
+import ml_collections
+
+
+class Outputs(NamedTuple):
+  """What the classifier gives for one domain's half of the batch."""
+  features: jax.Array  # bottleneck output, (batch, dim)
+  logits: jax.Array  # (batch, num_classes)
+
+
+class ModuleApply(Protocol):
+  """Runs one of the method's own modules by name, in the step's train mode.
+
+  BatchNorm statistics updated by the call are kept by the trainer.
+  """
+
+  def __call__(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LossInputs:
+  source: Outputs
+  target: Outputs | None  # None for methods with uses_target=False
+  labels: jax.Array  # source labels, int32 (batch,)
+  progress: jax.Array  # training progress p in [0, 1], float32 scalar
+  apply: ModuleApply
+  rng: jax.Array  # a key for this step, for methods that sample
+
+
+LossFn = Callable[[LossInputs, ml_collections.ConfigDict],
+                  tuple[jax.Array, Mapping[str, jax.Array]]]
+
+
+def no_modules(hparams: ml_collections.ConfigDict) -> dict[str, nn.Module]:
+  del hparams
+  return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """A training objective the trainer can run without knowing what it is.
+
+  Attributes:
+    name: registry name, selected by `config.method.name`.
+    loss: `loss(inputs, hparams) -> (scalar, metrics)`, pure JAX. `hparams` is
+      `config.method` (this method's defaults merged with overrides).
+    defaults: the method's hyperparameters with their default values.
+    modules: `modules(hparams) -> {name: flax module}`, extra modules the loss
+      runs through `inputs.apply(name, ...)`; their parameters are trained and
+      form parameter groups of the same names.
+    uses_target: whether the loss needs the target batch; when False the
+      trainer neither reads nor forwards target images.
+  """
+  name: str
+  loss: LossFn
+  defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  modules: Callable[[ml_collections.ConfigDict], dict[str, nn.Module]] = no_modules
+  uses_target: bool = True

@@ -1,0 +1,21 @@
+"""Loss pieces shared by methods."""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy, computed in float32."""
+  logits = logits.astype(jnp.float32)
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def binary_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Mean sigmoid cross-entropy of logits against 0/1 targets."""
+  logits = logits.astype(jnp.float32)
+  return optax.sigmoid_binary_cross_entropy(logits, targets.astype(jnp.float32)).mean()
+
+
+def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  return (jnp.argmax(logits, axis=-1) == labels).mean()
