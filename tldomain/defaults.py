@@ -1,0 +1,75 @@
+"""The base config every `configs/*.py` file starts from, and method merging."""
+
+import ml_collections
+
+from tldomain import methods
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = "uci_digits"  # domain names: see tldomain.data.DOMAINS
+  c.data.target = "uci_digits_m"
+  c.data.data_dir = ""  # TFDS data dir; "" = $TLDOMAIN_DATA_DIR or ~/tensorflow_datasets
+  c.data.manual_dir = ""  # where manually downloaded archives live
+  c.data.batch_size = 32  # global, per domain: a DANN step sees 32 source + 32 target
+  c.data.eval_batch_size = 256
+  c.data.image_size = 28
+  c.data.train_transform = "digits"
+  c.data.eval_transform = "digits"
+
+  c.model = ml_collections.ConfigDict()
+  c.model.backbone = "digits_cnn"
+  c.model.bottleneck_dim = 256  # 0: no bottleneck
+
+  c.method = method_config("source_only")
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.name = "sgd"  # sgd | adam | adamw
+  c.optim.lr = 0.01
+  c.optim.momentum = 0.9
+  c.optim.nesterov = True
+  c.optim.weight_decay = 1e-3
+  c.optim.schedule = "inverse_decay"  # lr (1 + alpha p)^-beta; or cosine, constant
+  c.optim.lr_alpha = 10.0
+  c.optim.lr_beta = 0.75
+  # (regex, group) pairs tried in order on paths like "backbone/conv0/kernel";
+  # unmatched parameters take their top-level module's name as group.
+  c.optim.group_rules = ()
+  c.optim.groups = ml_collections.ConfigDict()
+  for group in ("backbone", "bottleneck", "head"):
+    c.optim.groups[group] = group_settings()
+
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 2000
+  c.train.log_every = 50
+  c.train.eval_every = 500  # evaluation and checkpoint interval, in steps
+  c.train.stop_at_step = -1  # > 0: save and exit after this step (time-sliced jobs)
+  c.train.progress_bar = True
+
+  c.checkpoint = ml_collections.ConfigDict()
+  # Label-free with respect to the target: ranks checkpoints on source data.
+  c.checkpoint.best_metric = "source_val_accuracy"
+  c.checkpoint.best_mode = "max"
+  return c
+
+
+def group_settings(lr_mult: float = 1.0, frozen: bool = False) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict({"lr_mult": lr_mult, "frozen": frozen})
+
+
+def method_config(name: str) -> ml_collections.ConfigDict:
+  """`config.method` for a registered method: its name and default hyperparameters."""
+  method = methods.get_method(name)
+  return ml_collections.ConfigDict({"name": name, **method.defaults})
+
+
+def set_method(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
+  """Selects a method: its hyperparameters, and a parameter group per extra module."""
+  config.method = method_config(name)
+  for module_name in methods.get_method(name).modules(config.method):
+    if module_name not in config.optim.groups:
+      config.optim.groups[module_name] = group_settings()
+  return config

@@ -1,0 +1,165 @@
+"""Pure step functions: initialisation, one training step, one evaluation step.
+
+Modules are kept by name ({"backbone", "bottleneck", "head", "discriminator",
+...}); parameters and BatchNorm statistics are dicts with the same keys, so a
+parameter's path starts with its module's name ("head/dense/kernel").
+"""
+
+from typing import Any, Callable, Mapping
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from tldomain.methods.base import LossInputs, Method, Outputs
+
+Batch = Mapping[str, Any]
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: dict[str, Any]
+  batch_stats: dict[str, Any]
+  opt_state: Any
+
+
+class ModuleRunner:
+  """Applies modules by name with the step's variables (the `ModuleApply` of methods).
+
+  In training mode the BatchNorm statistics each call updates are collected in
+  `updated_stats`; the step function returns them in the new state.
+  """
+
+  def __init__(self, modules: Mapping[str, nn.Module], params: Mapping[str, Any],
+               batch_stats: Mapping[str, Any], train: bool):
+    self.modules, self.params, self.batch_stats = modules, params, batch_stats
+    self.train = train
+    self.updated_stats: dict[str, Any] = {}
+
+  def module(self, name: str) -> nn.Module:
+    if name not in self.modules:
+      raise KeyError(f"No module named {name!r}; this run has "
+                     f"{', '.join(sorted(self.modules))}. A method must return its "
+                     "extra modules from Method.modules.")
+    return self.modules[name]
+
+  def __call__(self, name: str, *args, **kwargs):
+    module = self.module(name)
+    variables = {"params": self.params.get(name, {})}
+    stats = self.updated_stats.get(name, self.batch_stats.get(name))
+    if stats is not None:
+      variables["batch_stats"] = stats
+    if self.train and stats is not None:
+      out, mutated = module.apply(variables, *args, train=True,
+                                  mutable=["batch_stats"], **kwargs)
+      self.updated_stats[name] = mutated["batch_stats"]
+      return out
+    return module.apply(variables, *args, train=self.train, **kwargs)
+
+
+class ModuleInitializer(ModuleRunner):
+  """A runner that initialises each module the first time it is called."""
+
+  def __init__(self, modules: Mapping[str, nn.Module], rng: jax.Array):
+    super().__init__(modules, {}, {}, train=False)
+    self.rng = rng
+    self.variables: dict[str, Any] = {}
+
+  def __call__(self, name: str, *args, **kwargs):
+    module = self.module(name)
+    if name not in self.variables:
+      key = jax.random.fold_in(self.rng, sorted(self.modules).index(name))
+      self.variables[name] = module.init(key, *args, train=False, **kwargs)
+    return module.apply(self.variables[name], *args, train=False, **kwargs)
+
+
+def classify(run: ModuleRunner, images: jax.Array) -> Outputs:
+  features = run("bottleneck", run("backbone", images))
+  return Outputs(features=features, logits=run("head", features))
+
+
+def split_outputs(outputs: Outputs, n_source: int) -> tuple[Outputs, Outputs]:
+  return (Outputs(*(x[:n_source] for x in outputs)),
+          Outputs(*(x[n_source:] for x in outputs)))
+
+
+def method_loss(run: ModuleRunner, batch: Batch, method: Method,
+                hparams: ml_collections.ConfigDict, progress: jax.Array,
+                rng: jax.Array):
+  """One forward over source (+ target) images, then the method's loss."""
+  source_images = batch["source"]["image"]
+  n_source = source_images.shape[0]
+  if method.uses_target:
+    images = jnp.concatenate([source_images, batch["target"]["image"]])
+    source, target = split_outputs(classify(run, images), n_source)
+  else:
+    source, target = classify(run, source_images), None
+  inputs = LossInputs(source=source, target=target, labels=batch["source"]["label"],
+                      progress=progress, apply=run, rng=rng)
+  return method.loss(inputs, hparams)
+
+
+def init_variables(modules: Mapping[str, nn.Module], method: Method,
+                   hparams: ml_collections.ConfigDict, example_batch: Batch,
+                   rng: jax.Array) -> tuple[dict, dict]:
+  """(params, batch_stats) of every module, by tracing the loss once on `example_batch`.
+
+  Running the real loss initialises exactly the modules the method uses, with
+  the input shapes it gives them.
+  """
+  init = ModuleInitializer(modules, rng)
+  method_loss(init, example_batch, method, hparams, jnp.zeros((), jnp.float32), rng)
+  params = {n: v["params"] for n, v in init.variables.items() if "params" in v}
+  stats = {n: v["batch_stats"] for n, v in init.variables.items() if "batch_stats" in v}
+  return params, stats
+
+
+def make_train_step(modules: Mapping[str, nn.Module], method: Method,
+                    hparams: ml_collections.ConfigDict, tx: optax.GradientTransformation,
+                    learning_rate: Callable[[jax.Array], jax.Array], total_steps: int,
+                    seed: int) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
+  """`step(state, batch) -> (state, metrics)`; random keys derive from (seed, step)."""
+  base_key = jax.random.fold_in(jax.random.key(seed), 1)  # 0 is initialisation's
+
+  def train_step(state: TrainState, batch: Batch):
+    rng = jax.random.fold_in(base_key, state.step)
+    progress = jnp.asarray(state.step, jnp.float32) / total_steps
+
+    def loss_fn(params):
+      run = ModuleRunner(modules, params, state.batch_stats, train=True)
+      loss, metrics = method_loss(run, batch, method, hparams, progress, rng)
+      return loss, (metrics, run.updated_stats)
+
+    (loss, (metrics, new_stats)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    new_state = state.replace(step=state.step + 1,
+                              params=optax.apply_updates(state.params, updates),
+                              batch_stats={**state.batch_stats, **new_stats},
+                              opt_state=opt_state)
+    metrics = {**metrics, "loss": loss, "learning_rate": learning_rate(state.step)}
+    return new_state, metrics
+
+  return train_step
+
+
+def make_eval_step(modules: Mapping[str, nn.Module]) -> Callable[[TrainState, Batch], dict]:
+  """`eval_step(state, batch) -> sums` of correct predictions, examples and loss."""
+
+  def eval_step(state: TrainState, batch: Batch):
+    run = ModuleRunner(modules, state.params, state.batch_stats, train=False)
+    logits = classify(run, batch["image"]).logits.astype(jnp.float32)
+    mask = batch["mask"].astype(jnp.float32)
+    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
+    losses = optax.softmax_cross_entropy_with_integer_labels(
+        logits, jnp.maximum(batch["label"], 0))
+    return {"correct": (correct * mask).sum(), "count": mask.sum(),
+            "loss": (losses * mask).sum()}
+
+  return eval_step
+
+
