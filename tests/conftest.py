@@ -1,0 +1,43 @@
+"""Shared fixtures: the embedded dataset built once per session, small configs."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
+
+tfds.disable_progress_bar()
+
+from tldomain import defaults  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> str:
+  """A TFDS data dir holding the embedded digits domains, generated once."""
+  from tldomain import data  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp("tfds"))
+  for domain in ("uci_digits", "uci_digits_m"):
+    data.domains.prepared_builder(domain, path)
+  return path
+
+
+@pytest.fixture
+def small_config(data_dir):
+  """A config that trains the embedded task for a few steps in seconds."""
+
+  def make(method: str = "dann", steps: int = 12):
+    config = defaults.set_method(defaults.base_config(), method)
+    config.data.data_dir = data_dir
+    config.data.batch_size = 8
+    config.data.eval_batch_size = 128
+    config.model.bottleneck_dim = 32
+    if "discriminator_hidden" in config.method:
+      config.method.discriminator_hidden = (32, 32)
+    config.train.steps = steps
+    config.train.log_every = 4
+    config.train.eval_every = 6
+    config.train.progress_bar = False
+    return config
+
+  return make
