@@ -49,10 +49,8 @@ def results_table(rows: list[dict]) -> str:
 
 def main(argv):
   del argv
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   from tldomain import train  # pylint: disable=g-import-not-at-top
-  from tldomain.main import quiet_library_logs  # pylint: disable=g-import-not-at-top
-  tfds.disable_progress_bar()
+  from tldomain.console import quiet_library_logs  # pylint: disable=g-import-not-at-top
   quiet_library_logs()
   if not _RESUME.value and os.path.isdir(_WORKDIR.value):
     shutil.rmtree(_WORKDIR.value)

@@ -63,3 +63,21 @@ def test_cli_unknown_method_lists_valid_names(tmp_path):
   out = cli(f"--config={CONFIG}:dnn", f"--workdir={tmp_path}")
   assert out.returncode != 0
   assert "Unknown method 'dnn'. Valid names: dann, source_only" in out.stderr
+
+
+def test_main_job_prints_a_table_for_both_methods(data_dir, tmp_path):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TLDOMAIN_DATA_DIR=data_dir)
+  out = subprocess.run(
+      [sys.executable, "-m", "experiments.embedded_digits", "--steps=4",
+       f"--workdir={tmp_path}", "--seeds=0"],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+  assert out.returncode == 0, out.stderr[-3000:]
+  table = open(os.path.join(tmp_path, "table.md")).read()
+  assert table in out.stdout
+  rows = [line for line in table.splitlines() if line.startswith("| source_only") or
+          line.startswith("| dann")]
+  assert len(rows) == 2
+  for name in ("source_only", "dann"):
+    results = json.load(open(os.path.join(tmp_path, f"{name}_seed0", "results.json")))
+    assert results["steps"] == 4
+    assert f"{100 * results['target_test_accuracy']:.1f}" in table

@@ -7,12 +7,12 @@ methods, backbones or datasets it registers can be named in the config.
 """
 
 import json
-import logging as std_logging
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from tldomain.console import quiet_library_logs
 from tldomain.methods import import_user_module
 
 IMPORT_FLAG = "import"
@@ -38,24 +38,11 @@ flags.DEFINE_multi_string(
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-class _QuietLibraries(std_logging.Filter):
-  """Drops the per-save INFO chatter of Orbax; its warnings and errors still show."""
-
-  def filter(self, record: std_logging.LogRecord) -> bool:
-    return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
-
-
-def quiet_library_logs() -> None:
-  std_logging.getLogger("absl").addFilter(_QuietLibraries())
-
-
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   quiet_library_logs()
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   from tldomain import train  # pylint: disable=g-import-not-at-top
-  tfds.disable_progress_bar()
   results = train.run(_CONFIG.value, _WORKDIR.value)
   if results is not None:
     logging.info("Results: %s", json.dumps(results, indent=2))
