@@ -90,3 +90,15 @@ def test_missing_photographs_name_the_files_and_folder(tmp_path, monkeypatch):
   message = str(error.value)
   assert "astronaut.png" in message and str(tmp_path) in message
   assert "pip install --force-reinstall scikit-image" in message
+
+
+def test_encoded_and_decoded_splits_give_the_same_batches(data_dir, monkeypatch):
+  from tldomain.data import pipeline  # pylint: disable=g-import-not-at-top
+  decoded = data.load_split("uci_digits_m", "test", data_dir)
+  monkeypatch.setattr(pipeline, "DECODED_CACHE_BYTES", 0)
+  encoded = data.load_split("uci_digits_m", "test", data_dir)
+  assert not decoded.encoded and encoded.encoded
+  a = next(data.train_stream(decoded, 16, seed=1, start_step=5))
+  b = next(data.train_stream(encoded, 16, seed=1, start_step=5))
+  np.testing.assert_array_equal(a["image"], b["image"])
+  np.testing.assert_array_equal(a["label"], b["label"])

@@ -97,3 +97,13 @@ def test_unknown_method_and_backbone_list_valid_names(small_config, tmp_path):
   config.data.target = "mnist_n"
   with pytest.raises(KeyError, match="Unknown dataset 'mnist_n'. Valid names: .*uci_digits_m"):
     train.run(config, str(tmp_path / "bad2"))
+
+
+def test_split_overrides_pick_the_splits(small_config, tmp_path):
+  config = small_config("dann", steps=2)
+  config.data.target_train_split = "test"  # transductive: adapt on the test images
+  config.data.source_val_split = "train"
+  run_data = train.RunData(config, uses_target=True)
+  assert run_data.target_train.split == "test" and len(run_data.target_train) == 450
+  assert run_data.source_val.split == "train" and len(run_data.source_val) == 1347
+  assert run_data.target_test.split == "test"

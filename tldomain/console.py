@@ -4,10 +4,14 @@ import logging
 
 
 class _QuietLibraries(logging.Filter):
-  """Drops Orbax's per-save INFO lines; its warnings and errors still show."""
+  """Keeps INFO lines from tldomain only; libraries' warnings and errors still show.
+
+  Orbax and TFDS log several INFO lines per checkpoint and per split read.
+  """
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+    return (record.levelno >= logging.WARNING or "/tldomain/" in record.pathname
+            or "/experiments/" in record.pathname)
 
 
 def quiet_library_logs() -> None:

@@ -12,6 +12,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict()
   c.data.source = "uci_digits"  # domain names: see tldomain.data.DOMAINS
   c.data.target = "uci_digits_m"
+  # Splits; "" takes the domain's own (its train and test splits). Set
+  # target_train_split = target_test_split for a transductive run, as on a
+  # machine holding only a domain's test split.
+  c.data.source_train_split = ""
+  c.data.source_val_split = ""  # ranks checkpoints; no target labels involved
+  c.data.target_train_split = ""  # read without labels
+  c.data.target_test_split = ""
   c.data.data_dir = ""  # TFDS data dir; "" = $TLDOMAIN_DATA_DIR or ~/tensorflow_datasets
   c.data.manual_dir = ""  # where manually downloaded archives live
   c.data.batch_size = 32  # global, per domain: a DANN step sees 32 source + 32 target

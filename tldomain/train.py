@@ -48,13 +48,15 @@ class RunData:
   """The splits a run reads: source train/val, target train (unlabelled) and test."""
 
   def __init__(self, config: ml_collections.ConfigDict, uses_target: bool):
-    kw = dict(data_dir=config.data.data_dir or None, manual_dir=config.data.manual_dir or None)
-    source, target = data.DOMAINS.get(config.data.source), data.DOMAINS.get(config.data.target)
-    self.source_train = data.load_split(source.name, source.train_split, **kw)
-    self.source_val = data.load_split(source.name, source.test_split, **kw)
-    self.target_test = data.load_split(target.name, target.test_split, **kw)
-    self.target_train = (data.load_split(target.name, target.train_split, **kw)
-                         if uses_target else None)
+    d = config.data
+    kw = dict(data_dir=d.data_dir or None, manual_dir=d.manual_dir or None)
+    source, target = data.DOMAINS.get(d.source), data.DOMAINS.get(d.target)
+    self.source_train = data.load_split(source.name, d.source_train_split or source.train_split, **kw)
+    self.source_val = data.load_split(source.name, d.source_val_split or source.test_split, **kw)
+    self.target_test = data.load_split(target.name, d.target_test_split or target.test_split, **kw)
+    self.target_train = (
+        data.load_split(target.name, d.target_train_split or target.train_split, **kw)
+        if uses_target else None)
     if self.source_train.num_classes != self.target_test.num_classes:
       raise ValueError(f"Source {source.name!r} has {self.source_train.num_classes} classes "
                        f"but target {target.name!r} has {self.target_test.num_classes}.")

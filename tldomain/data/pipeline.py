@@ -1,7 +1,6 @@
 """tf.data input: endless shuffled training streams and exact evaluation passes.
 
-A split is read once from its TFDS builder into memory as encoded images and
-decoded in the pipeline. Example order is a pure function of (seed, position):
+A split is read once from its TFDS builder into memory, decoded when small. Example order is a pure function of (seed, position):
 position i of the stream is example index_shuffle(i mod N, seed=(seed, epoch)),
 so a run restored at step k rebuilds its stream from step k and replays exactly
 what an uninterrupted run would have read. Each process reads only the slice of
@@ -23,15 +22,23 @@ from tldomain.data.transforms import get_transform
 tf.config.set_visible_devices([], "GPU")
 
 
+# Splits of fixed-size images up to this many decoded bytes are decoded once and
+# kept in memory (digits: a few MB), which makes input nearly free; larger ones
+# stay encoded and are decoded in the pipeline.
+DECODED_CACHE_BYTES = 1 << 30
+
+
 @dataclasses.dataclass(frozen=True)
 class Split:
-  """One split of one domain, held in memory as encoded images."""
+  """One split of one domain, held in memory: decoded (N, H, W, C) uint8 images,
+  or an object array of encoded PNG/JPEG bytes when `encoded` is True."""
   domain: str
   split: str
-  encoded_images: np.ndarray  # object array of PNG/JPEG bytes
+  images: np.ndarray
   labels: np.ndarray  # int64; -1 where the split is unlabelled
   channels: int
   num_classes: int
+  encoded: bool
 
   def __len__(self) -> int:
     return len(self.labels)
@@ -43,16 +50,19 @@ def load_split(domain: str, split: str, data_dir: str | None = None,
   if split not in builder.info.splits:
     raise ValueError(f"Dataset {domain!r} has no split {split!r}; it has "
                      f"{', '.join(sorted(builder.info.splits))}.")
-  data = tfds.as_numpy(builder.as_dataset(
-      split=split, batch_size=-1, shuffle_files=False,
-      decoders={"image": tfds.decode.SkipDecoding()}))
+  features = builder.info.features
+  shape = features["image"].shape
+  decoded_bytes = builder.info.splits[split].num_examples * int(np.prod(shape)) \
+      if None not in shape else None
+  encoded = decoded_bytes is None or decoded_bytes > DECODED_CACHE_BYTES
+  decoders = {"image": tfds.decode.SkipDecoding()} if encoded else None
+  data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, shuffle_files=False,
+                                          decoders=decoders))
   if len(data["label"]) == 0:
     raise ValueError(f"Split {split!r} of dataset {domain!r} is empty.")
-  features = builder.info.features
-  return Split(domain=domain, split=split, encoded_images=data["image"],
-               labels=data["label"].astype(np.int64),
-               channels=features["image"].shape[-1],
-               num_classes=features["label"].num_classes)
+  return Split(domain=domain, split=split, images=data["image"],
+               labels=data["label"].astype(np.int64), channels=shape[-1],
+               num_classes=features["label"].num_classes, encoded=encoded)
 
 
 def _process_slice(global_batch: int) -> tuple[int, int]:
@@ -66,14 +76,16 @@ def _process_slice(global_batch: int) -> tuple[int, int]:
 
 
 def _decoder(split: Split, transform_name: str, image_size: int, seed: int):
-  images = tf.constant(split.encoded_images, tf.string)
+  """`fetch(index, position) -> {image, label}`: one transformed example."""
+  images = tf.constant(split.images, tf.string if split.encoded else tf.uint8)
   labels = tf.constant(split.labels, tf.int64)
   transform = get_transform(transform_name)
 
   def fetch(index, position):
-    image = tf.io.decode_image(images[index], channels=split.channels,
-                               expand_animations=False)
-    image.set_shape([None, None, split.channels])
+    image = images[index]
+    if split.encoded:
+      image = tf.io.decode_image(image, channels=split.channels, expand_animations=False)
+      image.set_shape([None, None, split.channels])
     example_seed = tf.stack([tf.constant(seed, tf.int64), position])
     return {"image": transform(image, example_seed, image_size),
             "label": tf.cast(labels[index], tf.int32)}
