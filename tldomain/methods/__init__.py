@@ -1,6 +1,8 @@
 """Adaptation methods. Importing this package registers the built-in ones."""
 
-from tldomain.methods import dann, source_only  # noqa: F401  (registration)
+# Each import registers its methods.
+from tldomain.methods import (cdan, coral, dann, entropy_min, importance_weighting,  # noqa: F401
+                              jan, mcc, mdd, mmd, source_only)
 from tldomain.methods.base import LossInputs, Method, Outputs
 from tldomain.methods.registry import METHODS, get_method, import_user_module, register
 

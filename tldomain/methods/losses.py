@@ -19,3 +19,10 @@ def binary_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   return (jnp.argmax(logits, axis=-1) == labels).mean()
+
+
+def entropy(probs: jax.Array, axis: int = -1) -> jax.Array:
+  """Shannon entropy -sum p log p per row, in nats (0 log 0 taken as 0)."""
+  probs = probs.astype(jnp.float32)
+  return -jnp.sum(jnp.where(probs > 0, probs * jnp.log(jnp.where(probs > 0, probs, 1.0)), 0.0),
+                  axis=axis)
