@@ -1,6 +1,7 @@
 """Shared by the experiment scripts: config loading, run grids and result tables."""
 
 import importlib.util
+import json
 import os
 import shutil
 from typing import Callable, Iterable
@@ -39,6 +40,11 @@ def run_grid(make_config: Callable[[str, int], ml_collections.ConfigDict],
     for method in methods:
       config = make_config(method, seed)
       run_dir = os.path.join(workdir, f"{method}_seed{seed}")
+      finished = os.path.join(run_dir, "results.json")
+      if resume and os.path.exists(finished):
+        with open(finished, encoding="utf-8") as f:
+          rows.append(json.load(f))
+        continue
       print(f"\n== {method}, seed {seed}: {config.data.source} -> {config.data.target}, "
             f"{config.train.steps} steps, workdir {run_dir}", flush=True)
       rows.append(train.run(config, run_dir))

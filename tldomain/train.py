@@ -6,6 +6,8 @@ modules, the trainer does everything else the same way for all of them.
 
 import json
 import os
+import signal
+import threading
 import time
 import zlib
 from typing import Any, Callable, Iterator, NamedTuple
@@ -147,6 +149,32 @@ def compile_steps(config, method: Method, num_classes: int, mesh) -> CompiledSte
   return CompiledSteps(modules, tx, state, train_step, eval_step)
 
 
+class PreemptionNotice:
+  """Turns SIGTERM (a scheduler's preemption notice) into a flag the loop checks.
+
+  The loop then saves a checkpoint of the current step and returns, instead of
+  dying mid-step. Only installed from the main thread, where Python allows it.
+  """
+
+  def __init__(self):
+    self.received = False
+    self._previous = None
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.received = True
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+    return False
+
+
 class LossMonitor:
   """Holds the per-step losses on device and checks them in one transfer.
 
@@ -182,7 +210,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   """Trains, evaluates and checkpoints in `workdir`; resumes if it holds a checkpoint.
 
   Returns the results (also written to `<workdir>/results.json`), or None when
-  `train.stop_at_step` stopped the run early.
+  the run stopped early (`train.stop_at_step`, or SIGTERM: a preemption notice)
+  after saving a checkpoint of the step it had reached.
   """
   wall_start = time.time()
   is_main = jax.process_index() == 0
@@ -231,41 +260,45 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
       checkpointer.save(step, state, metrics)
     last_saved = f"step {step} in {checkpointer.directory}"
 
-  try:
-    for step in range(start_step + 1, stop_at + 1):
-      state, metrics = train_step(state, next(batches))
-      monitor.add(step, metrics["loss"])
-      step_metrics.append(metrics)
-      progress.update(1)
+  step = start_step
+  with PreemptionNotice() as preemption:
+    try:
+      while step < stop_at and not preemption.received:
+        step += 1
+        state, metrics = train_step(state, next(batches))
+        monitor.add(step, metrics["loss"])
+        step_metrics.append(metrics)
+        progress.update(1)
 
-      if step % config.train.log_every == 0 or step == stop_at:
-        monitor.check(last_saved)
-        fetched = jax.device_get(step_metrics)
-        means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
-        now = time.time()
-        means["images_per_second"] = images_per_step * (step - tick_step) / (now - tick)
-        tick, tick_step, step_metrics = now, step, []
-        writer.write(step, {f"train/{k}": v for k, v in means.items()})
-        progress.set_postfix(loss=f"{means['loss']:.3f}",
-                             img_s=f"{means['images_per_second']:.0f}")
+        if step % config.train.log_every == 0 or step == stop_at:
+          monitor.check(last_saved)
+          fetched = jax.device_get(step_metrics)
+          means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+          now = time.time()
+          means["images_per_second"] = images_per_step * (step - tick_step) / (now - tick)
+          tick, tick_step, step_metrics = now, step, []
+          writer.write(step, {f"train/{k}": v for k, v in means.items()})
+          progress.set_postfix(loss=f"{means['loss']:.3f}",
+                               img_s=f"{means['images_per_second']:.0f}")
 
-      if step % config.train.eval_every == 0 or step == total_steps:
+        if step % config.train.eval_every == 0 or step == total_steps:
+          last_eval = evaluate(eval_step, state, run_data, config, mesh)
+          writer.write(step, {f"eval/{k}": v for k, v in last_eval.items()})
+          save(step, last_eval)
+      if step < total_steps:  # stop_at_step or SIGTERM: save where we are
+        save(step, None)
+      elif not last_eval:  # restarted on a finished run: nothing to train, report again
         last_eval = evaluate(eval_step, state, run_data, config, mesh)
-        writer.write(step, {f"eval/{k}": v for k, v in last_eval.items()})
-        save(step, last_eval)
-    if stop_at < total_steps:
-      save(stop_at, None)
-    elif not last_eval:  # restarted on a finished run: nothing to train, report again
-      last_eval = evaluate(eval_step, state, run_data, config, mesh)
-  finally:
-    progress.close()
-    checkpointer.wait()
-    writer.close()
+    finally:
+      progress.close()
+      checkpointer.wait()
+      writer.close()
 
-  if stop_at < total_steps:
+  if step < total_steps:
     checkpointer.close()
-    logging.info("Stopped after step %d of %d as train.stop_at_step asks; start the "
-                 "same command again to resume.", stop_at, total_steps)
+    reason = "SIGTERM was received" if preemption.received else "train.stop_at_step asks"
+    logging.warning("Stopped after step %d of %d as %s; the checkpoint is saved. Start "
+                    "the same command again to resume.", step, total_steps, reason)
     return None
 
   best_step = checkpointer.best_step()

@@ -1,0 +1,27 @@
+"""Digit tasks: USPS, MNIST, MNIST-M, SVHN and the embedded UCI digits, any pair.
+
+  --config=configs/digits.py:dann,usps,mnist   (method, source, target)
+
+Digits CNN at 28x28, 256-d bottleneck, SGD (Nesterov, momentum 0.9) at lr 0.01
+annealed as (1 + 10 p)^-0.75 and weight decay 5e-4 (Ganin et al. 2016, Sec.
+5.2.2), 32 + 32 images a step. Where only a domain's test split is on disk (the
+MNIST training files on this project's machines), set
+--config.data.target_train_split=test for a transductive run.
+"""
+
+from tldomain import defaults
+
+
+def get_config(arg: str = "dann,usps,mnist"):
+  method, source, target = (arg.split(",") + ["usps", "mnist"])[:3]
+  config = defaults.base_config()
+  config.data.source = source
+  config.data.target = target
+  config.data.image_size = 28
+  config.data.batch_size = 32
+  config.data.train_transform = "digits"
+  config.data.eval_transform = "digits"
+  config.optim.weight_decay = 5e-4
+  config.train.steps = 2000
+  defaults.set_method(config, method)
+  return config
