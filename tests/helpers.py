@@ -1,7 +1,10 @@
 """Test helpers: synthetic batches and parameter comparison."""
 
+import os
+
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 
 from tldomain import sharding
 
@@ -22,3 +25,17 @@ def flat(tree) -> dict:
   leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(tree))
   return {jax.tree_util.keystr(path): leaf if isinstance(leaf, str) else np.asarray(leaf)
           for path, leaf in leaves}
+
+
+def restore_checkpoint(workdir: str, step: int) -> dict:
+  """A saved train state as a pytree of arrays on this process's first device.
+
+  The target shardings make restoring work whatever devices saved it.
+  """
+  path = os.path.join(workdir, "checkpoints", str(step), "default")
+  checkpointer = ocp.StandardCheckpointer()
+  metadata = checkpointer.metadata(path).item_metadata
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                        metadata)
+  return checkpointer.restore(path, target)

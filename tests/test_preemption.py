@@ -7,9 +7,8 @@ import sys
 import time
 
 import numpy as np
-import orbax.checkpoint as ocp
 
-from helpers import flat
+from helpers import flat, restore_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "embedded_digits.py")
@@ -40,9 +39,7 @@ def wait_for(predicate, process: subprocess.Popen, timeout: float = 300.0) -> No
 
 
 def final_params(workdir: str, step: int) -> dict:
-  state = ocp.StandardCheckpointer().restore(
-      os.path.join(workdir, "checkpoints", str(step), "default"))
-  return flat(state["params"])
+  return flat(restore_checkpoint(workdir, step)["params"])
 
 
 def test_sigkill_then_restart_ends_equal_to_an_uninterrupted_run(data_dir, tmp_path):

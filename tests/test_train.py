@@ -3,7 +3,6 @@ import os
 
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
 from tldomain import methods, train
@@ -11,12 +10,7 @@ from tldomain.methods.base import Method
 from tldomain.methods.losses import cross_entropy
 from tldomain.metrics import read_jsonl
 
-from helpers import flat
-
-
-def saved_state(workdir: str, step: int) -> dict:
-  path = os.path.join(workdir, "checkpoints", str(step), "default")
-  return ocp.StandardCheckpointer().restore(path)
+from helpers import flat, restore_checkpoint
 
 
 def test_dann_run_writes_results_metrics_checkpoints(small_config, tmp_path):
@@ -55,7 +49,7 @@ def test_stopped_and_restarted_run_ends_equal_to_uninterrupted(small_config, tmp
   config.train.stop_at_step = -1
   results = train.run(config, parts)
   assert results["resumed_from_step"] == 7
-  a, b = flat(saved_state(whole, 12)), flat(saved_state(parts, 12))
+  a, b = flat(restore_checkpoint(whole, 12)), flat(restore_checkpoint(parts, 12))
   assert sorted(a) == sorted(b)
   for key in a:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -56,6 +56,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.stop_at_step = -1  # > 0: save and exit after this step (time-sliced jobs)
   c.train.progress_bar = True
 
+  # Multi-process runs: see tldomain.sharding.initialize_distributed.
+  c.distributed = ml_collections.ConfigDict()
+  c.distributed.auto = False  # True on TPU pod slices, SLURM, Open MPI
+  c.distributed.coordinator_address = ""  # "host:port" for an explicit set-up
+  c.distributed.num_processes = 1
+  c.distributed.process_id = 0
+
   c.checkpoint = ml_collections.ConfigDict()
   # Label-free with respect to the target: ranks checkpoints on source data.
   c.checkpoint.best_metric = "source_val_accuracy"

@@ -10,6 +10,7 @@ import json
 import sys
 
 from absl import app, flags, logging
+import jax
 from ml_collections import config_flags
 
 from tldomain.console import quiet_library_logs
@@ -42,9 +43,10 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   quiet_library_logs()
-  from tldomain import train  # pylint: disable=g-import-not-at-top
+  from tldomain import sharding, train  # pylint: disable=g-import-not-at-top
+  sharding.initialize_distributed(_CONFIG.value.distributed)
   results = train.run(_CONFIG.value, _WORKDIR.value)
-  if results is not None:
+  if results is not None and jax.process_index() == 0:
     logging.info("Results: %s", json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in
                       ("method", "source", "target", "steps", "target_test_accuracy",

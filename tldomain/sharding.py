@@ -35,3 +35,31 @@ def global_batch(local_batch: Any, mesh: Mesh) -> Any:
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
       local_batch)
+
+
+def initialize_distributed(dist_config) -> None:
+  """Joins this process to a multi-process JAX job, if the config asks for one.
+
+  - `coordinator_address` set ("host:port"): explicit set-up with
+    `num_processes` and `process_id` (both >= 0);
+  - `auto`: `jax.distributed.initialize()` detects the cluster itself (TPU pod
+    slices, SLURM, Open MPI);
+  - neither: a single process, nothing to do.
+  On CPU, cross-process collectives go through gloo.
+  """
+  if not dist_config.coordinator_address and not dist_config.auto:
+    return
+  # Only the CPU backend reads this; without it CPU devices of different
+  # processes cannot run collectives.
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  if dist_config.coordinator_address:
+    if dist_config.num_processes < 1 or not 0 <= dist_config.process_id < dist_config.num_processes:
+      raise ValueError(
+          "distributed.coordinator_address is set, so distributed.num_processes must be >= 1 "
+          f"and 0 <= distributed.process_id < num_processes; got {dist_config.num_processes} "
+          f"and {dist_config.process_id}.")
+    jax.distributed.initialize(coordinator_address=dist_config.coordinator_address,
+                               num_processes=dist_config.num_processes,
+                               process_id=dist_config.process_id)
+  else:
+    jax.distributed.initialize()
