@@ -1,8 +1,15 @@
 """Shared fixtures: the embedded dataset built once per session, small configs."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Many tests compile the same small programs, some in subprocesses (which
+# inherit these variables): a session-wide persistent XLA cache compiles each
+# once. Set before JAX is imported.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="tldomain-xla-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import pytest  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
