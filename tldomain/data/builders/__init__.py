@@ -4,3 +4,7 @@
 """
 
 from tldomain.data.builders import embedded_digits  # noqa: F401
+from tldomain.data.builders import mnist  # noqa: F401
+from tldomain.data.builders import mnist_m  # noqa: F401
+from tldomain.data.builders import svhn  # noqa: F401
+from tldomain.data.builders import usps  # noqa: F401
