@@ -2,6 +2,7 @@
 IDX, HDF5, LIBSVM bz2, .mat, tar.gz of PNGs)."""
 
 import contextlib
+import gzip
 import hashlib
 import os
 
@@ -67,6 +68,13 @@ def test_mnist_missing_train_files_build_test_and_explain_train(tmp_path):
   fx.write_files(str(manual), {k: v for k, v in files.items() if k.startswith("train")})
   assert_same_examples(data.load_split("mnist", "train", tfds_dir, str(manual)),
                        arrays["train"][0][..., None], arrays["train"][1])
+
+
+def test_mnist_accepts_uncompressed_idx_files(tmp_path):
+  files, arrays = fx.mnist_files({"t10k": 5})
+  fx.write_files(str(tmp_path), {n[:-3]: gzip.decompress(c) for n, c in files.items()})
+  loaded = data.load_split("mnist", "test", str(tmp_path / "tfds"), str(tmp_path))
+  assert_same_examples(loaded, arrays["test"][0][..., None], arrays["test"][1])
 
 
 def test_truncated_idx_file_is_named(tmp_path):
