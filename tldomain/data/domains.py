@@ -3,15 +3,21 @@
 A config names its source and target domains (`data.source = "uci_digits"`);
 this table says how to build and read them. Every dataset goes through a TFDS
 builder, so all of them share one input pipeline.
+
+Besides the registered names, `folder:/path/to/root` names any folder of
+`root/<class_name>/<image>` (see `tldomain/data/builders/folder.py`).
 """
 
 import dataclasses
 import os
 from typing import Any
 
+from absl import logging
 import tensorflow_datasets as tfds
 
-from tldomain.registry import Registry
+from tldomain.registry import Registry, UnknownNameError
+
+FOLDER_PREFIX = "folder:"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -22,13 +28,30 @@ class DatasetNotFoundError(FileNotFoundError):
 class Domain:
   name: str
   builder: type[tfds.core.DatasetBuilder]
-  builder_config: str | None = None
+  # A config name from the builder's BUILDER_CONFIGS, or a config object.
+  builder_config: str | tfds.core.BuilderConfig | None = None
   train_split: str = "train"
   test_split: str = "test"
   description: str = ""
 
 
-DOMAINS: Registry[Domain] = Registry("dataset")
+class DomainRegistry(Registry[Domain]):
+  """The registered domains, plus `folder:` names, made into domains on first use."""
+
+  def get(self, name: str) -> Domain:
+    if name.startswith(FOLDER_PREFIX) and name not in self:
+      # builders.folder imports this module, so import it only when needed.
+      from tldomain.data.builders import folder  # pylint: disable=g-import-not-at-top
+      self.register(name, folder.folder_domain(name))
+    try:
+      return super().get(name)
+    except UnknownNameError as e:
+      raise UnknownNameError(
+          f"{e} Or name a folder of images in class subfolders as "
+          f"{FOLDER_PREFIX}/path/to/root.") from None
+
+
+DOMAINS: DomainRegistry = DomainRegistry("dataset")
 
 
 def register_domain(domain: Domain) -> Domain:
@@ -40,6 +63,41 @@ def default_data_dir() -> str:
                         os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
 
 
+def manual_dir_for(builder: tfds.core.DatasetBuilder, manual_dir: str | None = None) -> str:
+  """Where manually downloaded files live: the argument, else $TLDOMAIN_MANUAL_DIR,
+  else TFDS's default <data dir>/downloads/manual."""
+  return os.fspath(manual_dir or os.environ.get("TLDOMAIN_MANUAL_DIR")
+                   or os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual"))
+
+
+def prepare(builder: tfds.core.DatasetBuilder, manual_dir: str | None = None
+            ) -> tfds.core.DatasetBuilder:
+  """Generates the builder's TFRecords on first use, or again when they no longer
+  match their source files.
+
+  Builders may define `stale_reason(manual_dir) -> str | None` (say why prepared
+  data must be rebuilt: a folder domain's files changed, a missing split's files
+  appeared) and `unavailable_splits(manual_dir) -> {split: reason}` (splits that
+  cannot be built; asking `info.splits` about one raises DatasetNotFoundError
+  with the reason).
+  """
+  manual_dir = manual_dir_for(builder, manual_dir)
+  mode = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
+  stale_reason = getattr(builder, "stale_reason", None)
+  if stale_reason is not None and builder.is_prepared():
+    reason = stale_reason(manual_dir)
+    if reason:
+      logging.info("Rebuilding %s in %s: %s.", builder.name, builder.data_dir, reason)
+      mode = tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=manual_dir, download_mode=mode,
+      try_download_gcs=False))  # Never TFDS's GCS mirror: we build from the release.
+  unavailable_splits = getattr(builder, "unavailable_splits", None)
+  if unavailable_splits is not None:
+    builder.info.unavailable = unavailable_splits(manual_dir)
+  return builder
+
+
 def prepared_builder(name: str, data_dir: str | None = None,
                      manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
   """The domain's builder, generating its TFRecords on first use."""
@@ -47,8 +105,4 @@ def prepared_builder(name: str, data_dir: str | None = None,
   kwargs: dict[str, Any] = {"data_dir": data_dir or default_data_dir()}
   if domain.builder_config is not None:
     kwargs["config"] = domain.builder_config
-  builder = domain.builder(**kwargs)
-  manual_dir = manual_dir or os.environ.get("TLDOMAIN_MANUAL_DIR")
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-  return builder
+  return prepare(domain.builder(**kwargs), manual_dir)
