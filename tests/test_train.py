@@ -101,3 +101,19 @@ def test_split_overrides_pick_the_splits(small_config, tmp_path):
   assert run_data.target_train.split == "test" and len(run_data.target_train) == 450
   assert run_data.source_val.split == "train" and len(run_data.source_val) == 1347
   assert run_data.target_test.split == "test"
+
+
+def test_source_and_target_must_share_class_names():
+  from tldomain import data  # pylint: disable=g-import-not-at-top
+  empty = np.zeros((1, 2, 2, 3), np.uint8)
+
+  def split(domain, names):
+    return data.Split(domain, "train", empty, np.zeros(1, np.int64), 3, len(names), False,
+                      tuple(names))
+
+  train.check_same_classes(split("a", ["cat", "dog"]), split("b", ["cat", "dog"]))
+  train.check_same_classes(split("a", ["0", "1"]), split("b", ["cat", "dog"]))  # unnamed
+  with pytest.raises(ValueError, match="name their classes differently.*0: 'cat' vs 'bike'"):
+    train.check_same_classes(split("a", ["cat", "dog"]), split("b", ["bike", "dog"]))
+  with pytest.raises(ValueError, match="has 2 classes but target 'b' has 3"):
+    train.check_same_classes(split("a", ["cat", "dog"]), split("b", ["a", "b", "c"]))

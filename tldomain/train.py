@@ -46,6 +46,21 @@ def build_modules(config: ml_collections.ConfigDict, method: Method, num_classes
   return {**modules, **extra}
 
 
+def check_same_classes(source: data.Split, target: data.Split) -> None:
+  """Source and target must share one class index, names included where known."""
+  if source.num_classes != target.num_classes:
+    raise ValueError(f"Source {source.domain!r} has {source.num_classes} classes but target "
+                     f"{target.domain!r} has {target.num_classes}.")
+  generic = lambda names: not names or all(n.isdigit() for n in names)
+  if not (generic(source.class_names) or generic(target.class_names)) and (
+      source.class_names != target.class_names):
+    differ = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in
+              enumerate(zip(source.class_names, target.class_names)) if a != b]
+    raise ValueError(f"Source {source.domain!r} and target {target.domain!r} name their "
+                     f"classes differently, so labels would not line up: {'; '.join(differ[:10])}"
+                     + (" ..." if len(differ) > 10 else ""))
+
+
 class RunData:
   """The splits a run reads: source train/val, target train (unlabelled) and test."""
 
@@ -53,15 +68,19 @@ class RunData:
     d = config.data
     kw = dict(data_dir=d.data_dir or None, manual_dir=d.manual_dir or None)
     source, target = data.DOMAINS.get(d.source), data.DOMAINS.get(d.target)
-    self.source_train = data.load_split(source.name, d.source_train_split or source.train_split, **kw)
-    self.source_val = data.load_split(source.name, d.source_val_split or source.test_split, **kw)
-    self.target_test = data.load_split(target.name, d.target_test_split or target.test_split, **kw)
-    self.target_train = (
-        data.load_split(target.name, d.target_train_split or target.train_split, **kw)
-        if uses_target else None)
-    if self.source_train.num_classes != self.target_test.num_classes:
-      raise ValueError(f"Source {source.name!r} has {self.source_train.num_classes} classes "
-                       f"but target {target.name!r} has {self.target_test.num_classes}.")
+    loaded: dict[tuple[str, str], data.Split] = {}
+
+    def load(domain: data.Domain, split: str) -> data.Split:
+      if (domain.name, split) not in loaded:  # a split used twice is read once
+        loaded[domain.name, split] = data.load_split(domain.name, split, **kw)
+      return loaded[domain.name, split]
+
+    self.source_train = load(source, d.source_train_split or source.train_split)
+    self.source_val = load(source, d.source_val_split or source.test_split)
+    self.target_test = load(target, d.target_test_split or target.test_split)
+    self.target_train = (load(target, d.target_train_split or target.train_split)
+                         if uses_target else None)
+    check_same_classes(self.source_train, self.target_test)
     self.num_classes = self.source_train.num_classes
     self.eval_splits = {"source_val": self.source_val, "target_test": self.target_test}
 

@@ -39,6 +39,7 @@ class Split:
   channels: int
   num_classes: int
   encoded: bool
+  class_names: tuple[str, ...] = ()
 
   def __len__(self) -> int:
     return len(self.labels)
@@ -62,7 +63,8 @@ def load_split(domain: str, split: str, data_dir: str | None = None,
     raise ValueError(f"Split {split!r} of dataset {domain!r} is empty.")
   return Split(domain=domain, split=split, images=data["image"],
                labels=data["label"].astype(np.int64), channels=shape[-1],
-               num_classes=features["label"].num_classes, encoded=encoded)
+               num_classes=features["label"].num_classes, encoded=encoded,
+               class_names=tuple(features["label"].names))
 
 
 def _process_slice(global_batch: int) -> tuple[int, int]:
