@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from tldomain import data, models, optim, sharding
+from tldomain import data, models, optim, sharding, warm_start
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import Method, get_method
 from tldomain.metrics import MetricWriter
@@ -136,6 +136,7 @@ def compile_steps(config, method: Method, num_classes: int, mesh) -> CompiledSte
                              jax.random.key(0)))
   tx = optim.build_optimizer(config.optim, params_shape, total_steps)
   state = initial_state(config, modules, method, tx, image_shape, mesh)
+  state = warm_start.with_pretrained_backbone(config, state, tx, mesh)
   replicated, batch_sharded = sharding.replicated(mesh), sharding.batch_sharded(mesh)
   schedule = optim.learning_rate_schedule(config.optim, total_steps)
   train_step = jax.jit(
