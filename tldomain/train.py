@@ -185,6 +185,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   Returns the results (also written to `<workdir>/results.json`), or None when
   `train.stop_at_step` stopped the run early.
   """
+  if config.train.get("mode", "finetune") != "finetune":
+    from tldomain import features  # pylint: disable=g-import-not-at-top (it imports this)
+    return features.run(config, workdir)
   wall_start = time.time()
   is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
