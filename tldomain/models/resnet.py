@@ -5,6 +5,8 @@ Wide ResNet and timm's "-D" variants differ only in data (block type, depths,
 groups, width, stem, shortcut). Padding is explicit everywhere: Flax's 'SAME'
 pads strided convolutions and pools differently from PyTorch.
 
+BatchNorm is `TorchBatchNorm` (PyTorch's momentum, epsilon and unbiased running
+variance), so a training step moves the statistics as PyTorch's would.
 Module names follow torchvision's state-dict keys (`layer2_0/conv1` is
 `layer2.0.conv1`), which keeps the converter's key table readable.
 """
@@ -13,7 +15,7 @@ import dataclasses
 import flax.linen as nn
 import jax.numpy as jnp
 
-from tldomain.models.heads import batch_norm
+from tldomain.models.torch_batch_norm import torch_batch_norm as batch_norm
 from tldomain.registry import Registry
 
 
