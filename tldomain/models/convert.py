@@ -146,7 +146,7 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray], arch_name: str,
     set_path(backbone, (collection, *path), to_flax(value.astype(np.float32), layout))
 
   head = None
-  if has_head and not missing:
+  if all(k in state_dict for k in HEAD_KEYS):
     weight, bias = state_dict["fc.weight"], state_dict["fc.bias"]
     want = (bias.shape[0], arch.num_features)
     if weight.shape != want or bias.ndim != 1:
