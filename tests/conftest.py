@@ -48,3 +48,15 @@ def small_config(data_dir):
     return config
 
   return make
+
+
+@pytest.fixture(scope="session")
+def resnet18_file(tmp_path_factory) -> str:
+  """torchvision's ResNet-18 (random weights, random BatchNorm statistics) as a .pth file."""
+  import torch  # pylint: disable=g-import-not-at-top
+  import torchvision  # pylint: disable=g-import-not-at-top
+  from torch_reference import randomised  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(0)
+  path = str(tmp_path_factory.mktemp("torch") / "resnet18.pth")
+  torch.save(randomised(torchvision.models.resnet18()).state_dict(), path)
+  return path

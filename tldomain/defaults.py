@@ -28,8 +28,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_transform = "digits"
 
   c.model = ml_collections.ConfigDict()
-  c.model.backbone = "digits_cnn"
+  c.model.backbone = "digits_cnn"  # or resnet18 ... resnet152: see tldomain.models.BACKBONES
   c.model.bottleneck_dim = 256  # 0: no bottleneck
+  # Backbone weights: a name ("resnet50:torchvision-imagenet1k-v1"), a .pth /
+  # .safetensors file or a converted folder; "" = random init. The head is always new.
+  c.model.pretrained = ""
+  c.model.freeze_bn = False  # ResNets: BatchNorm stays on its running statistics
 
   c.method = method_config("source_only")
 
@@ -50,6 +54,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.optim.groups[group] = group_settings()
 
   c.train = ml_collections.ConfigDict()
+  # "finetune": train everything end to end; "features": the frozen backbone's
+  # features are computed once and cached in the workdir, then only the
+  # bottleneck and head train on them (tldomain/features.py).
+  c.train.mode = "finetune"
   c.train.steps = 2000
   c.train.log_every = 50
   c.train.eval_every = 500  # evaluation and checkpoint interval, in steps

@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from tldomain import data, models, optim, sharding
+from tldomain import data, models, optim, sharding, warm_start
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import Method, get_method
 from tldomain.metrics import MetricWriter
@@ -157,6 +157,7 @@ def compile_steps(config, method: Method, num_classes: int, mesh) -> CompiledSte
                              jax.random.key(0)))
   tx = optim.build_optimizer(config.optim, params_shape, total_steps)
   state = initial_state(config, modules, method, tx, image_shape, mesh)
+  state = warm_start.with_pretrained_backbone(config, state, tx, mesh)
   replicated, batch_sharded = sharding.replicated(mesh), sharding.batch_sharded(mesh)
   schedule = optim.learning_rate_schedule(config.optim, total_steps)
   train_step = jax.jit(
@@ -232,6 +233,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   the run stopped early (`train.stop_at_step`, or SIGTERM: a preemption notice)
   after saving a checkpoint of the step it had reached.
   """
+  if config.train.get("mode", "finetune") != "finetune":
+    from tldomain import features  # pylint: disable=g-import-not-at-top (it imports this)
+    return features.run(config, workdir)
   wall_start = time.time()
   is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)

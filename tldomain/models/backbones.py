@@ -11,12 +11,23 @@ import flax.linen as nn
 import ml_collections
 
 from tldomain.models.digits import DigitsCNN
+from tldomain.models.resnet import ARCHITECTURES, ResNet
 from tldomain.registry import Registry
 
 BackboneFactory = Callable[[ml_collections.ConfigDict], nn.Module]
 BACKBONES: Registry[BackboneFactory] = Registry("backbone")
 
 BACKBONES.register("digits_cnn", lambda model_config: DigitsCNN())
+
+
+def _resnet_factory(name: str) -> BackboneFactory:
+  arch = ARCHITECTURES.get(name)
+  return lambda model_config: ResNet(arch, freeze_bn=model_config.get("freeze_bn", False))
+
+
+# Every row of the ResNet table is a backbone: resnet18 ... resnet152, resnext, wide, -D.
+for _name in ARCHITECTURES:
+  BACKBONES.register(_name, _resnet_factory(_name))
 
 
 def build_backbone(model_config: ml_collections.ConfigDict) -> nn.Module:

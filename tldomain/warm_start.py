@@ -1,0 +1,53 @@
+"""Starts a run's backbone from pretrained weights (`model.pretrained`).
+
+Only the backbone is restored: the bottleneck, the head (sized for this task's
+classes) and any method modules keep their fresh initialisation. Which groups
+then train, and how fast, is `optim.groups`' business.
+"""
+
+import jax
+import ml_collections
+import numpy as np
+
+from tldomain import sharding
+from tldomain.models import pretrained
+from tldomain.models.convert import WeightsMismatchError
+from tldomain.models.resnet import ARCHITECTURES
+
+
+def _shapes(tree) -> dict[str, tuple[int, ...]]:
+  return {jax.tree_util.keystr(path): tuple(np.shape(leaf))
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def check_fits(weights: dict, model: dict, origin: str) -> None:
+  """Raises, listing every difference, unless `weights` has `model`'s paths and shapes."""
+  have, want = _shapes(weights), _shapes(model)
+  problems = [f"missing {k}" for k in sorted(set(want) - set(have))]
+  problems += [f"unexpected {k}" for k in sorted(set(have) - set(want))]
+  problems += [f"{k}: {have[k]} vs the model's {want[k]}"
+               for k in sorted(set(have) & set(want)) if have[k] != want[k]]
+  if problems:
+    raise WeightsMismatchError(f"{origin} does not fit the backbone: " + "; ".join(problems))
+
+
+def with_pretrained_backbone(config: ml_collections.ConfigDict, state, tx, mesh):
+  """`state` with the backbone's params and BatchNorm statistics from `model.pretrained`."""
+  name, arch = config.model.get("pretrained", ""), config.model.backbone
+  if not name:
+    return state
+  if arch not in ARCHITECTURES:
+    raise ValueError(f"model.pretrained loads ResNet weights, but model.backbone is "
+                     f"{arch!r}. ResNets: {', '.join(ARCHITECTURES.names())}.")
+  weights = pretrained.load(name, arch)
+  model = {"params": state.params["backbone"],
+           "batch_stats": state.batch_stats.get("backbone", {})}
+  check_fits(weights.backbone, model, name)
+
+  def put(state, variables):
+    params = {**state.params, "backbone": variables["params"]}
+    return state.replace(params=params,
+                         batch_stats={**state.batch_stats, "backbone": variables["batch_stats"]},
+                         opt_state=tx.init(params))
+
+  return jax.jit(put, out_shardings=sharding.replicated(mesh))(state, weights.backbone)
