@@ -1,6 +1,11 @@
 """Office-31 with an ImageNet ResNet-50: every method's Transfer-Learning-Library recipe.
 
   --config=configs/office31.py:dann,amazon,webcam   (method, source, target; A/D/W work)
+  ... --config.train.mode=features   # a head on frozen ResNet-50 features, in minutes
+
+Checkpoints are ranked on source data (here the source domain itself, Office-31
+having one split per domain), never on target labels; evaluation runs once per
+TLL epoch.
 
 Shared by all recipes (Transfer-Learning-Library, examples/domain_adaptation/
 image_classification/*.py and tllib/modules/classifier.py): ResNet-50 from
@@ -52,8 +57,12 @@ DEFAULT_RECIPE = RECIPES["dann"]
 
 
 def domain(name: str) -> str:
-  name = DOMAINS.get(name.lower(), name.lower())
-  return name if name.startswith("office31/") else f"office31/{name}"
+  name = name.strip().lower().removeprefix("office31/")
+  name = DOMAINS.get(name, name)
+  if name not in DOMAINS.values():
+    raise ValueError(f"Unknown Office-31 domain {name!r}; valid: amazon (A), dslr (D), "
+                     "webcam (W).")
+  return f"office31/{name}"
 
 
 def get_config(arg: str = "dann,amazon,webcam"):

@@ -141,7 +141,7 @@ def test_every_architecture_is_a_backbone_with_its_feature_width():
 
 def test_office31_config_follows_the_recipe_and_names_what_exists():
   spec = importlib.util.spec_from_file_location(
-      "office31", pathlib.Path(__file__).parents[1] / "configs" / "office31_resnet50.py")
+      "office31", pathlib.Path(__file__).parents[1] / "configs" / "office31.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   config = module.get_config("source_only,D,A")
