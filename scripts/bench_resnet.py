@@ -37,6 +37,8 @@ def main() -> None:
   os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
+  from tldomain.models.torch_guard import block_triton  # pylint: disable=g-import-not-at-top
+  block_triton()
   import torch  # pylint: disable=g-import-not-at-top
   import torchvision  # pylint: disable=g-import-not-at-top
   from tldomain.models import resnet  # pylint: disable=g-import-not-at-top

@@ -11,6 +11,10 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="tldo
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+from tldomain.models.torch_guard import block_triton  # noqa: E402
+
+block_triton()  # before any test module imports torch: see torch_guard.py
+
 import pytest  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 

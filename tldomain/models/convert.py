@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from tldomain.models.torch_guard import block_triton
 from tldomain.models.heads import ClassifierHead
 from tldomain.models.resnet import ARCHITECTURES, Architecture, ResNet
 
@@ -173,6 +174,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
   if path.endswith(".safetensors"):
     from safetensors.numpy import load_file  # pylint: disable=g-import-not-at-top
     return dict(load_file(path))
+  block_triton()
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
