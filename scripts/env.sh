@@ -8,18 +8,24 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[tldomain] creating virtual environment in $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-STAMP="$VENV/.tldomain-install-stamp"
-WANT="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
-  echo "[tldomain] installing tldomain and its dependencies into $VENV (first run takes a few minutes)" >&2
+# The test command installs the "test" extra (PyTorch and friends, for reference
+# checks); the main job needs only the package. Each install leaves a stamp with
+# the hash of pyproject.toml, so a changed pyproject.toml reinstalls.
+EXTRAS="${TLDOMAIN_EXTRAS:-}"
+HASH="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+stamp_ok() { [ -f "$VENV/.tldomain-stamp-$1" ] && [ "$(cat "$VENV/.tldomain-stamp-$1")" = "$HASH" ]; }
+if stamp_ok test || { [ -z "$EXTRAS" ] && stamp_ok base; }; then
+  :  # up to date
+else
+  echo "[tldomain] installing tldomain${EXTRAS:+[$EXTRAS]} and its dependencies into $VENV (first run takes a few minutes)" >&2
   LOG="$VENV/install.log"
   if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
-         "$VENV/bin/python" -m pip install -e "$ROOT[test]"; } > "$LOG" 2>&1; then
+         "$VENV/bin/python" -m pip install -e "$ROOT${EXTRAS:+[$EXTRAS]}"; } > "$LOG" 2>&1; then
     tail -n 40 "$LOG" >&2
     echo "[tldomain] installation failed; the full log is $LOG" >&2
     exit 1
   fi
-  echo "$WANT" > "$STAMP"
+  echo "$HASH" > "$VENV/.tldomain-stamp-${EXTRAS:-base}"
 fi
 export PATH="$VENV/bin:$PATH"
 # TensorFlow is only the input pipeline here: keep its logs and its hold on the GPU out of the way.
