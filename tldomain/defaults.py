@@ -71,8 +71,17 @@ def base_config() -> ml_collections.ConfigDict:
   c.distributed.num_processes = 1
   c.distributed.process_id = 0
 
+  # Label-free model selection (tldomain/selection.py): every evaluation records
+  # target entropy, SND and DEV, computed on fixed subsets of this many source
+  # train and unlabelled target train examples.
+  c.selection = ml_collections.ConfigDict()
+  c.selection.num_examples = 2000
+  c.selection.snd_temperature = 0.05  # Saito et al. 2021
+
   c.checkpoint = ml_collections.ConfigDict()
-  # Label-free with respect to the target: ranks checkpoints on source data.
+  # Which evaluated checkpoint to keep besides the latest: any key of an
+  # evaluation record (source_val_accuracy, target_entropy, snd, dev), with
+  # "max" or "min". The default reads no target labels.
   c.checkpoint.best_metric = "source_val_accuracy"
   c.checkpoint.best_mode = "max"
   return c

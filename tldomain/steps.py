@@ -163,3 +163,19 @@ def make_eval_step(modules: Mapping[str, nn.Module]) -> Callable[[TrainState, Ba
   return eval_step
 
 
+
+
+def make_predict_step(modules: Mapping[str, nn.Module]) -> Callable[[TrainState, jax.Array], dict]:
+  """`predict_step(state, images) -> {features, logits}` per example, in float32.
+
+  Evaluation keeps per-example outputs: accuracy needs only the logits, but the
+  label-free selection criteria (tldomain/selection.py) need the features too.
+  """
+
+  def predict_step(state: TrainState, images: jax.Array):
+    run = ModuleRunner(modules, state.params, state.batch_stats, train=False)
+    outputs = classify(run, images)
+    return {"features": outputs.features.astype(jnp.float32),
+            "logits": outputs.logits.astype(jnp.float32)}
+
+  return predict_step

@@ -4,6 +4,7 @@ It runs any registered method: the method supplies the loss and any extra
 modules, the trainer does everything else the same way for all of them.
 """
 
+import dataclasses
 import json
 import os
 import signal
@@ -19,11 +20,13 @@ import ml_collections
 import numpy as np
 import tqdm
 
-from tldomain import data, models, optim, sharding, warm_start
+from scipy import special
+
+from tldomain import data, models, optim, selection, sharding, warm_start
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import Method, get_method
-from tldomain.metrics import MetricWriter
-from tldomain.steps import (TrainState, init_variables, make_eval_step,
+from tldomain.metrics import MetricWriter, read_jsonl
+from tldomain.steps import (TrainState, init_variables, make_predict_step,
                             make_train_step)
 
 
@@ -61,8 +64,22 @@ def check_same_classes(source: data.Split, target: data.Split) -> None:
                      + (" ..." if len(differ) > 10 else ""))
 
 
+def subset(split: data.Split, size: int, unlabelled: bool = False) -> data.Split:
+  """A fixed random `size` examples of `split` (all if it is smaller), labels hidden if asked."""
+  if len(split) > size:
+    index = np.sort(np.random.default_rng(0).permutation(len(split))[:size])
+    split = dataclasses.replace(split, images=split.images[index], labels=split.labels[index])
+  if unlabelled:
+    split = dataclasses.replace(split, labels=np.full(len(split), -1, np.int64))
+  return split
+
+
 class RunData:
-  """The splits a run reads: source train/val, target train (unlabelled) and test."""
+  """The splits a run reads: source train/val, target train (unlabelled) and test.
+
+  Evaluation also reads fixed subsets of source train and (unlabelled) target
+  train, on which the label-free selection criteria are computed.
+  """
 
   def __init__(self, config: ml_collections.ConfigDict, uses_target: bool):
     d = config.data
@@ -78,11 +95,15 @@ class RunData:
     self.source_train = load(source, d.source_train_split or source.train_split)
     self.source_val = load(source, d.source_val_split or source.test_split)
     self.target_test = load(target, d.target_test_split or target.test_split)
-    self.target_train = (load(target, d.target_train_split or target.train_split)
-                         if uses_target else None)
+    target_train = load(target, d.target_train_split or target.train_split)
+    self.target_train = target_train if uses_target else None
     check_same_classes(self.source_train, self.target_test)
     self.num_classes = self.source_train.num_classes
-    self.eval_splits = {"source_val": self.source_val, "target_test": self.target_test}
+    size = config.selection.num_examples
+    self.eval_splits = {
+        "source_val": self.source_val, "target_test": self.target_test,
+        "selection_source": subset(self.source_train, size),
+        "selection_target": subset(target_train, size, unlabelled=True)}
 
 
 def train_batches(config, run_data: RunData, start_step: int, mesh) -> Iterator[dict]:
@@ -104,18 +125,69 @@ def train_batches(config, run_data: RunData, start_step: int, mesh) -> Iterator[
     yield sharding.global_batch(batch, mesh)
 
 
-def evaluate(eval_step, state: TrainState, run_data: RunData, config, mesh) -> dict[str, float]:
-  results = {}
-  for name, split in run_data.eval_splits.items():
-    totals = None
-    for batch in data.eval_batches(split, config.data.eval_batch_size,
-                                   config.data.eval_transform, config.data.image_size):
-      sums = eval_step(state, sharding.global_batch(batch, mesh))
-      totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-    totals = jax.device_get(totals)
-    results[f"{name}_accuracy"] = float(totals["correct"] / totals["count"])
-    results[f"{name}_loss"] = float(totals["loss"] / totals["count"])
-  return results
+def predict(predict_step, state: TrainState, split: data.Split, config, mesh
+            ) -> dict[str, np.ndarray]:
+  """{features, logits, label} of every example of `split`, in order, on the host."""
+  parts = []
+  for batch in data.eval_batches(split, config.data.eval_batch_size,
+                                 config.data.eval_transform, config.data.image_size):
+    out = jax.device_get(predict_step(state, sharding.global_batch(batch, mesh)))
+    keep = out.pop("mask").astype(bool)
+    parts.append({k: v[keep] for k, v in out.items()})
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  logits = logits.astype(np.float64)
+  return special.logsumexp(logits, axis=-1) - np.take_along_axis(
+      logits, labels[:, None], axis=-1)[:, 0]
+
+
+def evaluate(predict_step, state: TrainState, run_data: RunData, config, mesh
+             ) -> dict[str, float]:
+  """Accuracy and loss on source val and target test, and the selection criteria.
+
+  `target_test_accuracy` reads target labels (the oracle); `target_entropy`,
+  `snd` and `dev` read only unlabelled target images (tldomain/selection.py).
+  """
+  out = {name: predict(predict_step, state, split, config, mesh)
+         for name, split in run_data.eval_splits.items()}
+  record = {}
+  for name in ("source_val", "target_test"):
+    logits, labels = out[name]["logits"], out[name]["label"]
+    record[f"{name}_accuracy"] = float(np.mean(np.argmax(logits, -1) == labels))
+    record[f"{name}_loss"] = float(np.mean(cross_entropy(logits, labels)))
+  record.update(selection.label_free_criteria(
+      source_train_features=out["selection_source"]["features"],
+      source_val_features=out["source_val"]["features"],
+      source_val_losses=cross_entropy(out["source_val"]["logits"], out["source_val"]["label"]),
+      target_features=out["selection_target"]["features"],
+      target_logits=out["selection_target"]["logits"],
+      snd_temperature=config.selection.snd_temperature))
+  return record
+
+
+class EvaluationLog:
+  """`<workdir>/evaluations.jsonl`: one record per evaluation, kept across restarts.
+
+  On resume, records after the restored step (an evaluation whose checkpoint
+  never completed) are dropped; they are recomputed when training gets there.
+  """
+
+  def __init__(self, workdir: str, start_step: int, enabled: bool):
+    self.path = os.path.join(workdir, "evaluations.jsonl")
+    self.enabled = enabled
+    records = read_jsonl(self.path) if os.path.exists(self.path) else []
+    self.records = [r for r in records if r["step"] <= start_step]
+    if enabled:
+      with open(self.path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in self.records)
+
+  def add(self, step: int, record: dict[str, float]) -> None:
+    self.records = [r for r in self.records if r["step"] != step] + [{"step": step, **record}]
+    if self.enabled:
+      with open(self.path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": step, **record}) + "\n")
 
 
 def example_batch(image_shape: tuple[int, ...]) -> dict:
@@ -143,7 +215,7 @@ class CompiledSteps(NamedTuple):
   tx: Any
   initial_state: TrainState
   train_step: Callable  # jitted (state, batch) -> (state, metrics); donates state
-  eval_step: Callable  # jitted (state, batch) -> sums
+  predict_step: Callable  # jitted (state, batch) -> {features, logits, label, mask}
 
 
 def compile_steps(config, method: Method, num_classes: int, mesh) -> CompiledSteps:
@@ -164,9 +236,13 @@ def compile_steps(config, method: Method, num_classes: int, mesh) -> CompiledSte
       make_train_step(modules, method, config.method, tx, schedule, total_steps, config.seed),
       in_shardings=(replicated, batch_sharded), out_shardings=(replicated, replicated),
       donate_argnums=0)
-  eval_step = jax.jit(make_eval_step(modules), in_shardings=(replicated, batch_sharded),
-                      out_shardings=replicated)
-  return CompiledSteps(modules, tx, state, train_step, eval_step)
+  predict = make_predict_step(modules)
+  # Outputs replicated: every process gets all examples' outputs for the metrics.
+  predict_step = jax.jit(
+      lambda state, batch: {**predict(state, batch["image"]),
+                            "label": batch["label"], "mask": batch["mask"]},
+      in_shardings=(replicated, batch_sharded), out_shardings=replicated)
+  return CompiledSteps(modules, tx, state, train_step, predict_step)
 
 
 class PreemptionNotice:
@@ -262,8 +338,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
     with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  train_step, eval_step = compiled.train_step, compiled.eval_step
+  train_step, predict_step = compiled.train_step, compiled.predict_step
   writer = MetricWriter(workdir, enabled=is_main)
+  evaluations = EvaluationLog(workdir, start_step, enabled=is_main)
   monitor = LossMonitor()
   images_per_step = config.data.batch_size * (2 if method.uses_target else 1)
   stop_at = config.train.stop_at_step if config.train.stop_at_step > 0 else total_steps
@@ -305,13 +382,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
                                img_s=f"{means['images_per_second']:.0f}")
 
         if step % config.train.eval_every == 0 or step == total_steps:
-          last_eval = evaluate(eval_step, state, run_data, config, mesh)
+          last_eval = evaluate(predict_step, state, run_data, config, mesh)
+          evaluations.add(step, last_eval)
           writer.write(step, {f"eval/{k}": v for k, v in last_eval.items()})
           save(step, last_eval)
       if step < total_steps:  # stop_at_step or SIGTERM: save where we are
         save(step, None)
       elif not last_eval:  # restarted on a finished run: nothing to train, report again
-        last_eval = evaluate(eval_step, state, run_data, config, mesh)
+        last_eval = evaluate(predict_step, state, run_data, config, mesh)
     finally:
       progress.close()
       checkpointer.wait()
@@ -339,6 +417,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
       "target_test_accuracy": last_eval["target_test_accuracy"],
       "source_val_accuracy": last_eval["source_val_accuracy"],
       "best_checkpoint": best,
+      # Per evaluation: the oracle (target_test_accuracy) and the label-free
+      # criteria; and the target accuracy of the step each criterion picks.
+      "evaluations": evaluations.records,
+      "selected": selection.selections(evaluations.records),
       "resumed_from_step": start_step,
       "num_devices": mesh.size,
       "wall_seconds": time.time() - wall_start,

@@ -47,13 +47,17 @@ class Split:
 
 def load_split(domain: str, split: str, data_dir: str | None = None,
                manual_dir: str | None = None) -> Split:
+  """Reads `split` of `domain`; TFDS slices work ("test[:8000]", "train[80%:]")."""
   builder = prepared_builder(domain, data_dir, manual_dir)
-  if split not in builder.info.splits:
+  try:
+    num_examples = builder.info.splits[split].num_examples
+  except (KeyError, ValueError) as e:
     raise ValueError(f"Dataset {domain!r} has no split {split!r}; it has "
-                     f"{', '.join(sorted(builder.info.splits))}.")
+                     f"{', '.join(sorted(builder.info.splits))}, and TFDS slices of "
+                     f"them such as 'train[:80%]' ({e}).") from None
   features = builder.info.features
   shape = features["image"].shape
-  decoded_bytes = builder.info.splits[split].num_examples * int(np.prod(shape)) \
+  decoded_bytes = num_examples * int(np.prod(shape)) \
       if None not in shape else None
   encoded = decoded_bytes is None or decoded_bytes > DECODED_CACHE_BYTES
   decoders = {"image": tfds.decode.SkipDecoding()} if encoded else None
