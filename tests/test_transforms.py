@@ -29,25 +29,85 @@ def test_imagenet_train_is_deterministic_per_seed_and_varies_across_seeds():
   assert not np.array_equal(a, c)
 
 
-def test_random_resized_crop_respects_scale_and_ratio():
-  # Row and column indices as pixel values reveal the crop box.
-  rows, cols = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
-  image = tf.constant(np.stack([rows, cols, np.zeros_like(rows)], -1).astype(np.float32))
+@pytest.mark.parametrize("height,width", [(256, 256), (300, 400), (480, 640), (90, 130)])
+def test_random_resized_crop_window_follows_scale_and_ratio_in_the_256_frame(height, width):
   areas, ratios = [], []
-  for s in range(60):
-    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), bounding_boxes=tf.zeros([1, 0, 4]), seed=seed(s),
-        min_object_covered=0.0, aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0),
-        max_attempts=10, use_image_if_no_bounding_boxes=True)
-    h, w = int(size[0]), int(size[1])
-    areas.append(h * w / 256 ** 2)
-    ratios.append(w / h)
-    crop = transforms.random_resized_crop(image, seed(s), 32).numpy()
-    assert crop.shape == (32, 32, 3)
-    assert crop[..., 0].min() >= int(begin[0]) - 1 and crop[..., 0].max() <= int(begin[0]) + h
-  assert min(areas) >= 0.08 - 0.01 and max(areas) <= 1.0
-  assert min(ratios) >= 3 / 4 - 0.05 and max(ratios) <= 4 / 3 + 0.05
+  for s in range(80):
+    top, left, h, w = transforms.random_resized_crop_window(
+        tf.constant([height, width]), seed(s), frame=256).numpy()
+    assert 0 <= top and top + h <= height and 0 <= left and left + w <= width
+    # Back in the 256x256 frame, where torchvision draws the box.
+    fh, fw = h * 256 / height, w * 256 / width
+    areas.append(fh * fw / 256 ** 2)
+    ratios.append(fw / fh)
+  tol = 256 / min(height, width)  # boxes are rounded to whole pixels of the image
+  assert min(areas) >= 0.08 * (1 - 0.1 * tol) and max(areas) <= 1.0 * (1 + 0.02 * tol)
+  assert min(ratios) >= 3 / 4 * (1 - 0.05 * tol) and max(ratios) <= 4 / 3 * (1 + 0.05 * tol)
   assert max(areas) - min(areas) > 0.3  # really random
+
+
+def test_random_resized_crop_resizes_the_drawn_box():
+  # Row and column indices as pixel values reveal the crop box.
+  rows, cols = np.meshgrid(np.arange(300), np.arange(400), indexing="ij")
+  image = tf.constant(np.stack([rows, cols, np.zeros_like(rows)], -1).astype(np.float32))
+  for s in range(20):
+    top, left, h, w = transforms.random_resized_crop_window(tf.constant([300, 400]), seed(s),
+                                                            frame=256).numpy()
+    crop = transforms.random_resized_crop(image, seed(s), 32, frame=256).numpy()
+    assert crop.shape == (32, 32, 3)
+    assert top - 0.5 <= crop[..., 0].min() and crop[..., 0].max() <= top + h - 0.5
+    assert left - 0.5 <= crop[..., 1].min() and crop[..., 1].max() <= left + w - 0.5
+
+
+def jpeg(shape, subsampling="4:2:0"):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+  # A smooth colour image with some texture, so that chroma upsampling matters.
+  y, x = np.mgrid[:shape[0], :shape[1]]
+  image = np.stack([128 + 100 * np.sin(x / 7.0), 128 + 100 * np.cos(y / 5.0),
+                    RNG.randint(0, 256, shape[:2])], -1).astype(np.uint8)
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, "JPEG", quality=90, subsampling=subsampling)
+  return buffer.getvalue()
+
+
+@pytest.mark.parametrize("subsampling", ["4:2:0", "4:2:2", "4:4:4"])
+def test_encoded_jpeg_crops_equal_whole_decode_then_slice(subsampling):
+  contents = jpeg((123, 171), subsampling)
+  encoded = transforms.EncodedImage(tf.constant(contents), 3)
+  decoded = tf.io.decode_jpeg(contents, channels=3)
+  for s in range(12):
+    box = lambda hw, s=s: transforms.random_resized_crop_window(hw, seed(s), frame=256)
+    np.testing.assert_array_equal(transforms.crop(encoded, box).numpy(),
+                                  transforms.crop(decoded, box).numpy())
+    np.testing.assert_array_equal(transforms.imagenet_train(encoded, seed(s), 64).numpy(),
+                                  transforms.imagenet_train(decoded, seed(s), 64).numpy())
+
+
+def test_encoded_png_and_grey_images_go_through_the_same_transform():
+  colour = RNG.randint(0, 256, (50, 70, 3)).astype(np.uint8)
+  grey = RNG.randint(0, 256, (50, 70, 1)).astype(np.uint8)
+  grey_jpeg = tf.io.encode_jpeg(grey)
+  for image, contents in [(colour, tf.io.encode_png(colour)), (grey, tf.io.encode_png(grey)),
+                          (tf.io.decode_jpeg(grey_jpeg, channels=1), grey_jpeg)]:
+    encoded = transforms.EncodedImage(contents, image.shape[-1])
+    for name in ("imagenet_train", "imagenet_eval"):
+      a = transforms.get_transform(name)(encoded, seed(4), 32).numpy()
+      b = transforms.get_transform(name)(tf.constant(image), seed(4), 32).numpy()
+      assert a.shape == (32, 32, 3)
+      np.testing.assert_array_equal(a, b)
+
+
+def test_imagenet_train_is_one_resize_of_the_box_mapped_from_the_256_frame():
+  image = RNG.randint(0, 256, (300, 400, 3)).astype(np.uint8)
+  top, left, h, w = transforms.random_resized_crop_window(
+      tf.constant([300, 400]), tf.random.experimental.stateless_split(seed(5), 2)[0],
+      frame=256).numpy()
+  expected = tf.image.resize(image[top:top + h, left:left + w], (64, 64), antialias=True)
+  out = transforms.imagenet_train(tf.constant(image), seed(5), 64).numpy()
+  expected = (expected.numpy() / 255 - transforms.IMAGENET_MEAN) / transforms.IMAGENET_STD
+  unflipped = out if np.allclose(out, expected, atol=1e-5) else out[:, ::-1]
+  np.testing.assert_allclose(unflipped, expected, atol=1e-5)
 
 
 def test_flip_happens_for_some_seeds():

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tldomain.data.domains import prepared_builder
-from tldomain.data.transforms import get_transform
+from tldomain.data.transforms import EncodedImage, decode, get_transform
 
 # TensorFlow only feeds data here; keep it off any accelerator.
 tf.config.set_visible_devices([], "GPU")
@@ -90,8 +90,10 @@ def _decoder(split: Split, transform_name: str, image_size: int, seed: int):
   def fetch(index, position):
     image = images[index]
     if split.encoded:
-      image = tf.io.decode_image(image, channels=split.channels, expand_animations=False)
-      image.set_shape([None, None, split.channels])
+      # A transform that reads encoded images decodes only what it uses.
+      image = EncodedImage(image, split.channels)
+      if not getattr(transform, "reads_encoded", False):
+        image = decode(image)
     example_seed = tf.stack([tf.constant(seed, tf.int64), position])
     return {"image": transform(image, example_seed, image_size),
             "label": tf.cast(labels[index], tf.int32)}

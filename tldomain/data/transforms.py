@@ -1,19 +1,74 @@
 """Image transforms by name, as tf.data functions.
 
-A transform maps a decoded uint8 image (H, W, C) and a per-example stateless
-seed (shape [2], derived from the run seed and the example's position in the
-stream) to a float32 (size, size, 3) image. Random ops must use that seed, so
-that a resumed run sees exactly the images an uninterrupted run would have.
+A transform maps an image and a per-example stateless seed (shape [2], derived
+from the run seed and the example's position in the stream) to a float32
+(size, size, 3) image. Random ops must use that seed, so that a resumed run
+sees exactly the images an uninterrupted run would have.
+
+The image is a decoded uint8 (H, W, C) tensor, or, for transforms marked
+`reads_encoded` when the split is held encoded, an `EncodedImage`: such a
+transform decodes only what it uses (`crop` decodes just a JPEG's crop window).
+`decode` turns either into a tensor.
 """
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from tldomain.registry import Registry
 
-Transform = Callable[[tf.Tensor, tf.Tensor, int], tf.Tensor]
+
+class EncodedImage(NamedTuple):
+  """An image still in its file format (JPEG, PNG, ...): a scalar string tensor."""
+  contents: tf.Tensor
+  channels: int
+
+
+Image = tf.Tensor | EncodedImage
+Transform = Callable[[Image, tf.Tensor, int], tf.Tensor]
 TRANSFORMS: Registry[Transform] = Registry("transform")
+
+
+def reads_encoded(transform: Transform) -> Transform:
+  """Marks `transform` as taking `EncodedImage`s as well as decoded tensors."""
+  transform.reads_encoded = True
+  return transform
+
+
+def decode(image: Image) -> tf.Tensor:
+  """The whole image as a uint8 (H, W, C) tensor."""
+  if not isinstance(image, EncodedImage):
+    return image
+  decoded = tf.io.decode_image(image.contents, channels=image.channels, expand_animations=False)
+  decoded.set_shape([None, None, image.channels])
+  return decoded
+
+
+def crop(image: Image, window: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
+  """The uint8 pixels of `window(height_width)` = [top, left, height, width].
+
+  A JPEG is decoded only over the window (tf.io.decode_and_crop_jpeg), widened
+  by a column each side: libjpeg's chroma upsampling replicates the decoded
+  region's edge columns, so without them those columns would differ by a few
+  levels from a whole decode. With them the pixels are those of decoding the
+  whole image and slicing. Other formats are decoded whole.
+  """
+  if not isinstance(image, EncodedImage):
+    box = window(tf.shape(image)[:2])
+    return tf.slice(image, tf.concat([box[:2], [0]], 0), tf.concat([box[2:], [-1]], 0))
+
+  def jpeg():
+    shape = tf.image.extract_jpeg_shape(image.contents)
+    top, left, height, width = tf.unstack(window(shape[:2]))
+    start, end = tf.maximum(left - 1, 0), tf.minimum(left + width + 1, shape[1])
+    wide = tf.io.decode_and_crop_jpeg(image.contents, tf.stack([top, start, height, end - start]),
+                                      channels=image.channels)
+    return wide[:, left - start:left - start + width]
+
+  out = tf.cond(tf.io.is_jpeg(image.contents), jpeg, lambda: crop(decode(image), window))
+  out.set_shape([None, None, image.channels])
+  return out
 
 
 def to_rgb(image: tf.Tensor) -> tf.Tensor:
@@ -21,10 +76,10 @@ def to_rgb(image: tf.Tensor) -> tf.Tensor:
 
 
 @TRANSFORMS.register("digits")
-def digits(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+def digits(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
   """Resize to `size` if needed, grey to three channels, normalise by 0.5/0.5."""
   del seed
-  image = tf.cast(to_rgb(image), tf.float32)
+  image = tf.cast(to_rgb(decode(image)), tf.float32)
   if image.shape[0] != size or image.shape[1] != size:
     image = tf.image.resize(image, (size, size), antialias=True)
   image.set_shape([size, size, 3])
@@ -37,46 +92,101 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZE = 256  # ResizeImage(256): both sides, not the shorter one
 
 
-def random_resized_crop(image: tf.Tensor, seed: tf.Tensor, size: int,
-                        scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)) -> tf.Tensor:
-  """torchvision's RandomResizedCrop: a crop of random area and aspect ratio, resized.
+def frame_window(height_width: tf.Tensor, box: tf.Tensor, frame: int) -> tf.Tensor:
+  """`box` = [top, left, height, width] in a (frame, frame) resize of an image of
+  `height_width`, as the same region of the image itself, rounded to whole pixels
+  (at least one)."""
+  scale = tf.cast(height_width, tf.float32) / frame
+  start = tf.cast(tf.round(tf.cast(box[:2], tf.float32) * scale), tf.int32)
+  end = tf.cast(tf.round(tf.cast(box[:2] + box[2:], tf.float32) * scale), tf.int32)
+  return tf.concat([start, tf.maximum(end - start, 1)], 0)
 
+
+def random_resized_crop_window(height_width: tf.Tensor, seed: tf.Tensor, frame: int | None = None,
+                               scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)) -> tf.Tensor:
+  """torchvision's RandomResizedCrop box, [top, left, height, width].
+
+  The box has a random area in `scale` and aspect ratio (width / height) in
+  `ratio`, measured in the image itself or, with `frame`, in the image resized to
+  (frame, frame), and is returned in the image's own pixels (`frame_window`).
   After 10 failed draws TensorFlow falls back to the whole image, where
   torchvision takes a centre crop clamped to the ratio range.
   """
-  begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
-      tf.shape(image), bounding_boxes=tf.zeros([1, 0, 4]), seed=seed,
+  shape = tf.stack([frame, frame]) if frame else height_width
+  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+      tf.concat([shape, [1]], 0), bounding_boxes=tf.zeros([1, 0, 4]), seed=seed,
       min_object_covered=0.0, aspect_ratio_range=ratio, area_range=scale,
       max_attempts=10, use_image_if_no_bounding_boxes=True)
-  crop = tf.slice(image, begin, crop_size)
-  return tf.image.resize(crop, (size, size), method="bilinear", antialias=True)
+  box = tf.concat([begin[:2], size[:2]], 0)
+  return frame_window(height_width, box, frame) if frame else box
+
+
+def resize(image: tf.Tensor, size: int) -> tf.Tensor:
+  """Bilinear (triangle filter, widened when shrinking: antialiased, like PIL's) to
+  float32 (size, size, C)."""
+  return tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+
+
+def random_resized_crop(image: Image, seed: tf.Tensor, size: int, frame: int | None = None,
+                        scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)) -> tf.Tensor:
+  """torchvision's RandomResizedCrop: a crop of random area and aspect ratio
+  (`random_resized_crop_window`), resized to float32 (size, size)."""
+  window = lambda hw: random_resized_crop_window(hw, seed, frame, scale, ratio)
+  return resize(crop(image, window), size)
+
+
+def imagenet_normalize(image: tf.Tensor) -> tf.Tensor:
+  """(image / 255 - mean) / std as one multiply-add.
+
+  The per-channel factors are spelled out to the image's full (static) shape:
+  TensorFlow's CPU kernels broadcast a [3] vector over an image several times
+  slower than they multiply two arrays of the same shape.
+  """
+  std = np.asarray(IMAGENET_STD, np.float32)
+  scale, offset = 1.0 / (255.0 * std), -np.asarray(IMAGENET_MEAN, np.float32) / std
+  if image.shape.is_fully_defined():
+    scale, offset = (np.broadcast_to(v, image.shape).astype(np.float32) for v in (scale, offset))
+  return image * scale + offset
 
 
 @TRANSFORMS.register("imagenet_train")
-def imagenet_train(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
-  """Resize to 256x256, RandomResizedCrop(size), random flip, ImageNet mean/std."""
-  image = to_rgb(image)
-  image = tf.image.resize(image, (RESIZE, RESIZE), method="bilinear", antialias=True)
+@reads_encoded
+def imagenet_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """Resize to 256x256, RandomResizedCrop(size), random flip, ImageNet mean/std.
+
+  Computed with one resampling: the crop box is drawn in the 256x256 frame, as
+  torchvision draws it after `Resize((256, 256))`, mapped back to the original
+  image, and that region alone is decoded (for JPEGs) and resized to `size`. The
+  boxes follow torchvision's distribution exactly; the pixels differ from
+  resize-then-crop-then-resize only by the resampling: one antialiased bilinear
+  resize from the original pixels instead of two in a row (so no detail is lost
+  to the intermediate 256x256 image), and box edges rounded to original pixels.
+  """
   seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
-  image = random_resized_crop(image, seeds[0], size)
+  image = random_resized_crop(image, seeds[0], size, frame=RESIZE)
   image = tf.image.stateless_random_flip_left_right(image, seeds[1])
-  return (image / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+  return imagenet_normalize(to_rgb(image))
 
 
 @TRANSFORMS.register("imagenet_eval")
-def imagenet_eval(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
-  """Resize to 256x256, centre crop `size`, ImageNet mean/std."""
+@reads_encoded
+def imagenet_eval(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """Resize to 256x256, centre crop `size`, ImageNet mean/std.
+
+  Like `imagenet_train`, one resampling: the centre box of the 256x256 frame is
+  mapped back to the image, cropped and resized to `size`.
+  """
   del seed
-  image = tf.image.resize(to_rgb(image), (RESIZE, RESIZE), method="bilinear", antialias=True)
   offset = (RESIZE - size) // 2
-  image = image[offset:offset + size, offset:offset + size]
-  return (image / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+  box = tf.constant([offset, offset, size, size])
+  image = resize(crop(image, lambda hw: frame_window(hw, box, RESIZE)), size)
+  return imagenet_normalize(to_rgb(image))
 
 
 @TRANSFORMS.register("digits_train")
-def digits_train(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+def digits_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
   """`digits` after a random crop of up to 2 pixels each way (padding by 2)."""
-  image = tf.pad(to_rgb(image), [[2, 2], [2, 2], [0, 0]])
+  image = tf.pad(to_rgb(decode(image)), [[2, 2], [2, 2], [0, 0]])
   shape = tf.shape(image)
   image = tf.image.stateless_random_crop(image, [shape[0] - 4, shape[1] - 4, 3],
                                          tf.cast(seed, tf.int64))
