@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tldomain import data, train
@@ -103,3 +104,20 @@ def test_folder_config_name_is_a_readable_key(tmp_path):
   config = folder.folder_config(root)
   assert config.name.startswith("my_photos_v2_") and len(config.name) == len("my_photos_v2_") + 16
   assert config.classes == CLASSES and config.root == os.path.realpath(root)
+
+
+def test_streamed_jpeg_folder_gives_the_same_training_crops(tmp_path, monkeypatch):
+  from tldomain.data import pipeline  # pylint: disable=g-import-not-at-top
+  root = fx.write_files(str(tmp_path / "photos"), fx.class_images("", CLASSES, 4))
+  name, tfds_dir = f"folder:{root}", str(tmp_path / "tfds")
+  in_memory = data.load_split(name, "train", tfds_dir)
+  monkeypatch.setattr(pipeline, "IN_MEMORY_BYTES", 0)
+  streamed = data.load_split(name, "train", tfds_dir)
+  assert in_memory.encoded and not in_memory.streamed and streamed.streamed
+  for transform in ("imagenet_train", "imagenet_eval"):
+    a = next(data.train_stream(in_memory, 8, seed=2, start_step=3, transform=transform,
+                               image_size=32))
+    b = next(data.train_stream(streamed, 8, seed=2, start_step=3, transform=transform,
+                               image_size=32))
+    np.testing.assert_array_equal(a["image"], b["image"])
+    np.testing.assert_array_equal(a["label"], b["label"])

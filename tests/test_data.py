@@ -102,3 +102,56 @@ def test_encoded_and_decoded_splits_give_the_same_batches(data_dir, monkeypatch)
   b = next(data.train_stream(encoded, 16, seed=1, start_step=5))
   np.testing.assert_array_equal(a["image"], b["image"])
   np.testing.assert_array_equal(a["label"], b["label"])
+
+
+def test_streamed_split_gives_the_same_examples_as_the_in_memory_one(data_dir, monkeypatch):
+  from tldomain.data import pipeline  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(pipeline, "DECODED_CACHE_BYTES", 0)  # PNG bytes in memory ...
+  in_memory = data.load_split("uci_digits_m", "test", data_dir)
+  monkeypatch.setattr(pipeline, "IN_MEMORY_BYTES", 0)  # ... or read from the TFRecords
+  streamed = data.load_split("uci_digits_m", "test", data_dir)
+  assert in_memory.encoded and not in_memory.streamed
+  assert streamed.streamed and streamed.images is None and len(streamed) == 450
+  # Same (seed, position) -> same example, from any start step; every epoch, too.
+  for start in (0, 13, 40):
+    a = data.train_stream(in_memory, 32, seed=7, start_step=start, transform="digits_train")
+    b = data.train_stream(streamed, 32, seed=7, start_step=start, transform="digits_train")
+    for _ in range(2):
+      x, y = next(a), next(b)
+      np.testing.assert_array_equal(x["image"], y["image"])
+      np.testing.assert_array_equal(x["label"], y["label"])
+  # Evaluation passes, and the labels read with each example, match too.
+  for x, y in zip(data.eval_batches(in_memory, 128), data.eval_batches(streamed, 128)):
+    for key in ("image", "label", "mask"):
+      np.testing.assert_array_equal(x[key], y[key])
+  # Slices, subsets and hidden labels work on streamed splits.
+  sliced = data.load_split("uci_digits_m", "test[100:150]", data_dir)
+  assert sliced.streamed and len(sliced) == 50
+  batch = next(data.eval_batches(sliced, 50))
+  np.testing.assert_array_equal(batch["label"], in_memory.labels[100:150])
+  index = np.array([5, 3, 400])
+  hidden = streamed.take(index).hide_labels()
+  batch = next(data.eval_batches(hidden, 3))
+  np.testing.assert_array_equal(batch["label"], [-1, -1, -1])
+  np.testing.assert_array_equal(
+      batch["image"], next(data.eval_batches(in_memory.take(index), 3))["image"])
+
+
+def test_records_index_follows_file_instructions_across_files(tmp_path):
+  import collections  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tldomain.data.pipeline import Records  # pylint: disable=g-import-not-at-top
+  Instruction = collections.namedtuple("Instruction", "filename skip take examples_in_shard")
+  paths = []
+  for f, count in enumerate((5, 7)):
+    paths.append(str(tmp_path / f"x.tfrecord-{f:05d}-of-00002"))
+    with tf.io.TFRecordWriter(paths[-1]) as writer:
+      for i in range(count):
+        writer.write(f"file{f}-record{i}-".encode() * (i + 1))
+  records = Records.index([Instruction(paths[0], 3, 2, 5), Instruction(paths[1], 0, -1, 7)])
+  expected = [f"file0-record{i}-".encode() * (i + 1) for i in (3, 4)] + [
+      f"file1-record{i}-".encode() * (i + 1) for i in range(7)]
+  assert len(records) == 9 and [records.read(i) for i in range(9)] == expected
+  assert records.take(np.array([8, 0])).read(0) == expected[8]
+  with pytest.raises(ValueError, match="holds 5 records; TFDS expects 6"):
+    Records.index([Instruction(paths[0], 0, 6, 6)])

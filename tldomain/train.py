@@ -4,7 +4,6 @@ It runs any registered method: the method supplies the loss and any extra
 modules, the trainer does everything else the same way for all of them.
 """
 
-import dataclasses
 import json
 import os
 import signal
@@ -67,11 +66,8 @@ def check_same_classes(source: data.Split, target: data.Split) -> None:
 def subset(split: data.Split, size: int, unlabelled: bool = False) -> data.Split:
   """A fixed random `size` examples of `split` (all if it is smaller), labels hidden if asked."""
   if len(split) > size:
-    index = np.sort(np.random.default_rng(0).permutation(len(split))[:size])
-    split = dataclasses.replace(split, images=split.images[index], labels=split.labels[index])
-  if unlabelled:
-    split = dataclasses.replace(split, labels=np.full(len(split), -1, np.int64))
-  return split
+    split = split.take(np.sort(np.random.default_rng(0).permutation(len(split))[:size]))
+  return split.hide_labels() if unlabelled else split
 
 
 class RunData:
