@@ -4,8 +4,8 @@ A split is read once from its TFDS builder into memory, decoded when small,
 kept encoded when larger; a split whose files exceed `IN_MEMORY_BYTES` is not
 loaded but streamed: an index of where each example's record lies in the
 split's TFRecord files is built at load time, and each example is read from
-disk when the stream reaches it (`Records`). Example order is a pure function of (seed, position):
-position i of the stream is example index_shuffle(i mod N, seed=(seed, epoch)),
+disk when the stream reaches it (`Records`). Example order is a pure function
+of (seed, position), whichever way the split is held: position i of the stream is example index_shuffle(i mod N, seed=(seed, epoch)),
 so a run restored at step k rebuilds its stream from step k and replays exactly
 what an uninterrupted run would have read. Each process reads only the slice of
 each global batch that its devices hold.
