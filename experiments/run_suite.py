@@ -28,6 +28,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "The suite's workdir "
                                "(default workdirs/<suite>).")
 _PRINT = flags.DEFINE_bool("print_commands", False, "Print one command per unfinished "
                            "run instead of running them.")
+_PROGRESS = flags.DEFINE_bool("progress_bar", True, "Show each run's progress bar.")
 flags.mark_flag_as_required("suite")
 
 
@@ -47,7 +48,7 @@ def main(argv):
       if not suites.is_finished(run, workdir):
         print(run.command(workdir))
     return
-  results = suites.execute(suite_runs, workdir)
+  results = suites.execute(suite_runs, workdir, _PROGRESS.value)
   print(f"\n{len(results)} of {len(suite_runs)} runs finished in {workdir}. Tables and "
         f"plots: python -m experiments.collect --workdir={workdir}")
 

@@ -118,6 +118,9 @@ _MNIST_TEST_AS_SOURCE = (("data.source_train_split", "test[:9000]"),
                          ("data.source_val_split", "test[9000:]"))
 
 SUITES: dict[str, Suite] = {s.name: s for s in [
+    Suite("embedded_digits", "configs/embedded_digits.py",
+          (Task("uci_digits", "uci_digits_m"),), ("source_only", "dann"), seeds=(0,),
+          description="The main job: the offline embedded task (README)."),
     Suite("office31", "configs/office31.py",
           tuple(Task(s, t) for s, t in [("amazon", "webcam"), ("dslr", "webcam"),
                                         ("webcam", "dslr"), ("amazon", "dslr"),
@@ -172,8 +175,9 @@ def has_failed(run: Run, workdir: str) -> bool:
   return os.path.exists(os.path.join(workdir, run.path, "failed.json"))
 
 
-def execute(suite_runs: Sequence[Run], workdir: str) -> list[dict]:
-  """Trains the unfinished runs one after another; returns every run's results.
+def execute(suite_runs: Sequence[Run], workdir: str, progress_bar: bool = True) -> list[dict]:
+  """Trains the unfinished runs one after another; returns every run's results
+  (results.json plus `task`), in the order of `suite_runs`.
 
   A run whose loss diverges is recorded in `failed.json` in its workdir and the
   sweep goes on; the collector lists it.
@@ -186,14 +190,14 @@ def execute(suite_runs: Sequence[Run], workdir: str) -> list[dict]:
     run_dir = os.path.join(workdir, run.path)
     if is_finished(run, workdir):
       with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
-        results.append(json.load(f))
+        results.append({**json.load(f), "task": run.task.name})
       continue
     if has_failed(run, workdir):  # diverged before; delete failed.json to try again
       continue
     print(f"\n== [{i}/{len(suite_runs)}] {run.task.name} {run.method} seed {run.seed} "
           f"-> {run_dir}", flush=True)
     config = run.config()
-    config.train.progress_bar = False
+    config.train.progress_bar = config.train.progress_bar and progress_bar
     try:
       outcome = train.run(config, run_dir)
     except train.NonFiniteLossError as e:
@@ -202,5 +206,5 @@ def execute(suite_runs: Sequence[Run], workdir: str) -> list[dict]:
       continue
     if outcome is None:  # stopped early (SIGTERM): the rest waits for the next start
       break
-    results.append(outcome)
+    results.append({**outcome, "task": run.task.name})
   return results

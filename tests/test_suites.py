@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from experiments import collect, suites
+from experiments import report, suites
 
 CONFIG = '''
 from tldomain import defaults
@@ -60,11 +60,11 @@ def test_tiny_suite_resumes_and_collects_the_right_cells(tiny_suite, tmp_path):
   assert results[1]["resumed_from_step"] == 2  # continued from its checkpoint
   assert all(r["resumed_from_step"] == 0 for r in results[2:])
 
-  rows = collect.load_results(workdir)
+  rows = report.load_results(workdir)
   assert sorted((r["method"], r["seed"]) for r in rows) == sorted(
       (r.method, r.seed) for r in runs)
   for criterion in ("last", "oracle", "dev"):
-    md, csv_text = collect.task_table(rows, criterion)
+    md, csv_text = report.task_table(rows, criterion)
     for method in ("source_only", "dann"):
       on_disk = []
       for seed in (0, 1):
@@ -83,13 +83,13 @@ def test_tiny_suite_resumes_and_collects_the_right_cells(tiny_suite, tmp_path):
       assert f"{method},uci_digits_to_uci_digits_m,2,{values.mean():.2f},{values.std():.2f},0" \
           in csv_text
 
-  table = collect.selection_table(rows)
-  for criterion in collect.CRITERIA:
+  table = report.selection_table(rows)
+  for criterion in report.CRITERIA:
     assert f"| {criterion} |" in table
   curves = tmp_path / "curves.png"
-  collect.plot_curves(rows, str(curves))
+  report.plot_curves(rows, str(curves))
   assert curves.stat().st_size > 1000
-  distances = collect.plot_tsne(workdir, "uci_digits_to_uci_digits_m", ["source_only", "dann"],
+  distances = report.plot_tsne(workdir, "uci_digits_to_uci_digits_m", ["source_only", "dann"],
                                 seed=0, size=60, path=str(tmp_path / "tsne.png"))
   assert set(distances) == {"source_only", "dann"}
   assert all(0.0 <= d <= 2.0 for d in distances.values())
