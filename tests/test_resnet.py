@@ -162,9 +162,10 @@ def test_office31_config_follows_the_recipe_and_names_what_exists():
 
 
 def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
-    small_config, resnet18_file, tmp_path, monkeypatch):
+    usps_to_mnist_config, resnet18_file, tmp_path, monkeypatch):
+  """End to end on a small real task: USPS -> MNIST at 32 px."""
   monkeypatch.setenv("TLDOMAIN_CACHE", str(tmp_path / "cache"))
-  config = small_config("source_only", steps=2)
+  config = usps_to_mnist_config("source_only", steps=2)
   config.data.image_size = 32
   config.model.backbone = "resnet18"
   config.model.pretrained = resnet18_file
@@ -173,6 +174,7 @@ def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
   workdir = str(tmp_path / "run")
   results = train.run(config, workdir)
   assert json.load(open(os.path.join(workdir, "results.json"))) == results
+  assert (results["source"], results["target"]) == ("usps", "mnist")
   assert (results["backbone"], results["steps"]) == ("resnet18", 2)
   assert 0.0 <= results["target_test_accuracy"] <= 1.0
 
@@ -182,8 +184,9 @@ def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
   start = convert.convert_state_dict(convert.read_state_dict(resnet18_file), "resnet18")
   start, end = flat(start.backbone["params"]), flat(state["params"]["backbone"])
   assert sorted(start) == sorted(end)
-  # Two steps at lr 0.01 x 0.1 move every converted tensor, by a little: a fresh
-  # initialisation would be about sqrt(2) x its norm away.
+  # Two steps at lr 0.01 x 0.1 move every converted tensor, by a little (the stem's
+  # kernel most, about 10 %): a fresh initialisation would be about sqrt(2) x its
+  # norm away.
   for key in start:
     change = np.linalg.norm(end[key] - start[key]) / np.linalg.norm(start[key])
-    assert 0 < change < 0.1, (key, change)
+    assert 0 < change < 0.3, (key, change)

@@ -63,13 +63,26 @@ def imagenet_train(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
   return (image / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
 
 
+def _resize_and_centre_crop(image: tf.Tensor, size: int) -> tf.Tensor:
+  image = tf.image.resize(to_rgb(image), (RESIZE, RESIZE), method="bilinear", antialias=True)
+  offset = (RESIZE - size) // 2
+  return image[offset:offset + size, offset:offset + size]
+
+
 @TRANSFORMS.register("imagenet_eval")
 def imagenet_eval(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
   """Resize to 256x256, centre crop `size`, ImageNet mean/std."""
   del seed
-  image = tf.image.resize(to_rgb(image), (RESIZE, RESIZE), method="bilinear", antialias=True)
-  offset = (RESIZE - size) // 2
-  image = image[offset:offset + size, offset:offset + size]
+  image = _resize_and_centre_crop(image, size)
+  return (image / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+
+
+@TRANSFORMS.register("imagenet_center_train")
+def imagenet_center_train(image: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """TLL's --train-resizing cen.crop (its VisDA-2017 recipes): resize to 256x256,
+  centre crop `size`, random flip, ImageNet mean/std."""
+  image = _resize_and_centre_crop(image, size)
+  image = tf.image.stateless_random_flip_left_right(image, tf.cast(seed, tf.int64))
   return (image / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
 
 
