@@ -17,9 +17,10 @@ TLL's VisDA-2017 lines of examples/domain_adaptation/image_classification/
   "imagenet_center_train". Evaluation is the usual resize and centre crop.
 - --per-class-eval: TLL prints each class's accuracy and their mean, the number
   VisDA results are reported in (mean class accuracy over the 12 classes). TLL
-  still ranks its checkpoints by overall accuracy. Our trainer records overall
-  accuracy only (target_test_accuracy); the mean class accuracy is not yet
-  computed, so compare it with TLL's overall Acc@1, not its VisDA table.
+  still ranks its checkpoints by overall accuracy. Every evaluation here records
+  both: target_test_accuracy (overall, TLL's Acc@1) and
+  target_test_class_mean_accuracy (compare that one with TLL's VisDA table);
+  results.json holds both for the final model.
 
 Per method (TLL's argparse defaults in <method>.py with its .sh line; steps =
 epochs x iterations per epoch, -i being the script's default unless set):

@@ -59,6 +59,11 @@ def test_tiny_suite_resumes_and_collects_the_right_cells(tiny_suite, tmp_path):
   assert os.stat(first).st_mtime_ns == first_written  # not redone
   assert results[1]["resumed_from_step"] == 2  # continued from its checkpoint
   assert all(r["resumed_from_step"] == 0 for r in results[2:])
+  evaluation = results[0]["evaluations"][-1]
+  assert evaluation["step"] == 4
+  assert 0.0 <= evaluation["target_test_class_mean_accuracy"] <= 1.0
+  assert results[0]["target_test_class_mean_accuracy"] == evaluation[
+      "target_test_class_mean_accuracy"]
 
   rows = report.load_results(workdir)
   assert sorted((r["method"], r["seed"]) for r in rows) == sorted(
@@ -96,7 +101,7 @@ def test_tiny_suite_resumes_and_collects_the_right_cells(tiny_suite, tmp_path):
 
 
 def test_unknown_suite_and_task_name_the_valid_ones():
-  with pytest.raises(ValueError, match="valid suites: office31, office_home, visda2017"):
+  with pytest.raises(ValueError, match="valid suites: embedded_digits, office31, office_home, visda2017"):
     suites.get_suite("office-31")
   with pytest.raises(ValueError, match="its tasks: usps_to_mnist, mnist_to_usps"):
     suites.runs(suites.get_suite("digits_local"), tasks=["usps_to_svhn"])
@@ -105,3 +110,15 @@ def test_unknown_suite_and_task_name_the_valid_ones():
   assert suites.parse_override("train.steps=10") == ("train.steps", 10)
   assert suites.parse_override("data.source_train_split=test[:9000]") == (
       "data.source_train_split", "test[:9000]")
+
+
+@pytest.mark.parametrize("name", sorted(suites.SUITES))
+def test_every_suite_builds_the_config_of_each_run(name):
+  suite = suites.get_suite(name)
+  runs = suites.runs(suite, seeds=[0])
+  assert len(runs) == len(suite.tasks) * len(suite.methods)
+  for run in runs:
+    config = run.config()
+    assert config.method.name == run.method and config.seed == 0
+    for key, value in run.task.overrides:
+      assert config[key.split(".")[0]][key.split(".")[1]] == value
