@@ -96,11 +96,8 @@ def test_freeze_bn_keeps_running_statistics_while_training():
                          flat(weights.backbone["batch_stats"])["['bn1']['mean']"])
 
 
-# Grouped 3x3 convolutions and a non-default width: a table row, no new code.
-@pytest.mark.parametrize("arch,size", [("resnext50_32x4d", 32)])
-def test_table_variants_match_torchvision(arch, size):
-  torch_model = randomised(getattr(torchvision.models, arch)()).eval()
-  weights = converted(torch_model, arch)
+def assert_same_outputs(torch_model, weights, arch: str, size: int) -> None:
+  """Pooled features and logits of the converted Flax model match PyTorch's in eval mode."""
   x = images(2, size)
   with torch.no_grad():
     pooled, logits = pooled_and_logits(torch_model, x)
@@ -108,6 +105,14 @@ def test_table_variants_match_torchvision(arch, size):
       weights.backbone, to_nhwc(x))
   assert_close(flax_pooled, pooled)
   assert_close(convert.head_module(weights).apply(weights.head, flax_pooled, train=False), logits)
+
+
+# Grouped 3x3 convolutions and a non-default width: a table row, no new code.
+@pytest.mark.parametrize("arch,size", [("resnext50_32x4d", 32)])
+def test_table_variants_match_torchvision(arch, size):
+  torch_model = randomised(getattr(torchvision.models, arch)()).eval()
+  weights = converted(torch_model, arch)
+  assert_same_outputs(torch_model, weights, arch, size)
 
 
 # resnet50d: deep stem and average-pool shortcuts; an odd size makes the pools' ceil mode matter.
@@ -118,13 +123,7 @@ def test_timm_models_match(arch, size, tmp_path):
   path = str(tmp_path / "model.safetensors")  # timm's hub format
   save_file(torch_model.state_dict(), path)
   weights = convert.convert_state_dict(convert.read_state_dict(path), arch)
-  x = images(2, size)
-  with torch.no_grad():
-    pooled, logits = pooled_and_logits(torch_model, x)
-  flax_pooled = jax.jit(lambda v, x: resnet.build_resnet(arch).apply(v, x, train=False))(
-      weights.backbone, to_nhwc(x))
-  assert_close(flax_pooled, pooled)
-  assert_close(convert.head_module(weights).apply(weights.head, flax_pooled, train=False), logits)
+  assert_same_outputs(torch_model, weights, arch, size)
 
 
 def test_every_architecture_is_a_backbone_with_its_feature_width():
