@@ -54,7 +54,8 @@ def main(argv):
   print(f"{title}\n\n{md}\n")
   if any("selected" in r for r in rows):
     sel = report.selection_table(rows)
-    report.write(os.path.join(out, "selection.md"), "Model selection over all runs\n\n" + sel + "\n")
+    report.write(os.path.join(out, "selection.md"),
+                 "Model selection over all runs\n\n" + sel + "\n")
     print(f"Model selection over all runs\n\n{sel}\n")
     report.plot_curves(rows, os.path.join(out, "accuracy_curves.png"))
   if _TSNE.value:

@@ -69,7 +69,8 @@ def test_truncated_idx_file_is_named(tmp_path):
 
 def test_mnist_download_is_checked_against_tfds_sha256(tmp_path, monkeypatch):
   files, _ = fx.mnist_files()
-  requested = fx.serve(monkeypatch, {mnist.MIRROR + name: content for name, content in files.items()})
+  requested = fx.serve(monkeypatch, {mnist.MIRROR + name: content
+                                     for name, content in files.items()})
   with pytest.raises(NonMatchingChecksumError):
     data.load_split("mnist", "test", str(tmp_path / "tfds"), str(tmp_path / "empty"))
   assert mnist.MIRROR + "t10k-images-idx3-ubyte.gz" in requested

@@ -101,7 +101,8 @@ def test_tiny_suite_resumes_and_collects_the_right_cells(tiny_suite, tmp_path):
 
 
 def test_unknown_suite_and_task_name_the_valid_ones():
-  with pytest.raises(ValueError, match="valid suites: embedded_digits, office31, office_home, visda2017"):
+  with pytest.raises(ValueError,
+                     match="valid suites: embedded_digits, office31, office_home, visda2017"):
     suites.get_suite("office-31")
   with pytest.raises(ValueError, match="its tasks: usps_to_mnist, mnist_to_usps"):
     suites.runs(suites.get_suite("digits_local"), tasks=["usps_to_svhn"])
