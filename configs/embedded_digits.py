@@ -12,10 +12,12 @@ al. 2016, Sec. 5.2.2), weight decay 1e-3, 32 source + 32 target images a step,
 from tldomain import defaults
 
 
-def get_config(method: str = "dann"):
+def get_config(arg: str = "dann"):
+  """`method`, or `method,source,target` as the suites name runs (the domains default)."""
+  method, source, target = (arg.split(",") + ["uci_digits", "uci_digits_m"])[:3]
   config = defaults.base_config()
-  config.data.source = "uci_digits"
-  config.data.target = "uci_digits_m"
+  config.data.source = source
+  config.data.target = target
   config.data.image_size = 28
   config.data.batch_size = 32
   config.train.steps = 2000

@@ -22,6 +22,8 @@ tfds.disable_progress_bar()
 
 from tldomain import defaults  # noqa: E402
 
+from real_data import REAL_DATA, REAL_DATA_UNSET  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> str:
@@ -49,6 +51,44 @@ def small_config(data_dir):
     config.train.log_every = 4
     config.train.eval_every = 6
     config.train.progress_bar = False
+    return config
+
+  return make
+
+
+@pytest.fixture(scope="session")
+def real_data() -> str:
+  """The real data folder, the manual folder of its datasets."""
+  if not REAL_DATA:
+    pytest.skip(REAL_DATA_UNSET)
+  return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def real_tfds(real_data, tmp_path_factory) -> str:
+  """A TFDS data dir holding USPS and MNIST built once from the real files."""
+  from tldomain.data import domains  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp("real_tfds"))
+  for name in ("usps", "mnist"):
+    domains.prepared_builder(name, path, real_data)
+  return path
+
+
+@pytest.fixture
+def usps_to_mnist_config(small_config, real_tfds, real_data):
+  """A small real task: USPS -> MNIST's test split (the only MNIST split on these
+  machines, so a transductive run), on slices so that evaluation stays cheap."""
+
+  def make(method: str = "dann", steps: int = 12):
+    config = small_config(method, steps)
+    config.data.source, config.data.target = "usps", "mnist"
+    config.data.data_dir, config.data.manual_dir = real_tfds, real_data
+    config.data.source_train_split = "train[:1000]"
+    config.data.source_val_split = "test[:500]"
+    config.data.target_train_split = "test"
+    config.data.target_test_split = "test[:500]"
+    config.data.eval_batch_size = 100
+    config.selection.num_examples = 64
     return config
 
   return make

@@ -3,6 +3,7 @@ names, label-file formats, and archive types (tar, tar.gz, zip, bz2, HDF5,
 gzipped IDX, MATLAB .mat). Images are a few pixels, a handful per class."""
 
 import bz2
+import contextlib
 import gzip
 import io
 import os
@@ -11,6 +12,7 @@ import zipfile
 
 import numpy as np
 from PIL import Image
+from tensorflow_datasets.core.download import downloader
 
 
 def image_bytes(seed: int, fmt: str = "JPEG", size=(12, 10), mode: str = "RGB") -> bytes:
@@ -246,3 +248,22 @@ def read_split(builder, split: str) -> dict:
 def by_filename(examples: dict) -> dict:
   """{filename: label} of examples read with read_split."""
   return {f.decode(): int(label) for f, label in zip(examples["filename"], examples["label"])}
+
+
+def serve(monkeypatch, files: dict[str, bytes]) -> list[str]:
+  """Replaces the network under TFDS's downloader: URL -> bytes, else an error.
+
+  Returns the list the requested URLs are appended to.
+  """
+  requested = []
+
+  @contextlib.contextmanager
+  def open_url(url, **kwargs):
+    del kwargs
+    requested.append(url)
+    if url not in files:
+      raise OSError(f"no network: {url}")
+    yield type("Response", (), {"url": url, "headers": {}})(), iter([files[url]])
+
+  monkeypatch.setattr(downloader, "_open_url", open_url)
+  return requested

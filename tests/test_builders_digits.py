@@ -1,14 +1,12 @@
 """MNIST, USPS, SVHN and MNIST-M from fixtures in their release formats (gzipped
 IDX, HDF5, LIBSVM bz2, .mat, tar.gz of PNGs)."""
 
-import contextlib
 import gzip
 import hashlib
 import os
 
 import numpy as np
 import pytest
-from tensorflow_datasets.core.download import downloader
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
 from tldomain import data
@@ -16,22 +14,6 @@ from tldomain.data import domains
 from tldomain.data.builders import common, mnist, mnist_m, usps
 
 import release_fixtures as fx
-
-
-def serve(monkeypatch, files: dict[str, bytes]) -> list[str]:
-  """Replaces the network under TFDS's downloader: URL -> bytes, else an error."""
-  requested = []
-
-  @contextlib.contextmanager
-  def open_url(url, **kwargs):
-    del kwargs
-    requested.append(url)
-    if url not in files:
-      raise OSError(f"no network: {url}")
-    yield type("Response", (), {"url": url, "headers": {}})(), iter([files[url]])
-
-  monkeypatch.setattr(downloader, "_open_url", open_url)
-  return requested
 
 
 def assert_same_examples(split: data.Split, images: np.ndarray, labels: np.ndarray):
@@ -87,7 +69,8 @@ def test_truncated_idx_file_is_named(tmp_path):
 
 def test_mnist_download_is_checked_against_tfds_sha256(tmp_path, monkeypatch):
   files, _ = fx.mnist_files()
-  requested = serve(monkeypatch, {mnist.MIRROR + name: content for name, content in files.items()})
+  requested = fx.serve(monkeypatch, {mnist.MIRROR + name: content
+                                     for name, content in files.items()})
   with pytest.raises(NonMatchingChecksumError):
     data.load_split("mnist", "test", str(tmp_path / "tfds"), str(tmp_path / "empty"))
   assert mnist.MIRROR + "t10k-images-idx3-ubyte.gz" in requested
@@ -114,7 +97,7 @@ def test_usps_from_the_libsvm_release(tmp_path):
 
 def test_usps_download_checks_the_published_md5(tmp_path, monkeypatch):
   files, arrays = fx.usps_libsvm_files()
-  serve(monkeypatch, {usps.LIBSVM + name: content for name, content in files.items()})
+  fx.serve(monkeypatch, {usps.LIBSVM + name: content for name, content in files.items()})
   with pytest.raises(NonMatchingChecksumError, match="not the published ec16c51d"):
     data.load_split("usps", "train", str(tmp_path / "tfds"), str(tmp_path / "empty"))
   monkeypatch.setattr(usps, "MD5", {n: hashlib.md5(c).hexdigest() for n, c in files.items()})

@@ -11,23 +11,12 @@ from tldomain import data, train
 from tldomain.data import domains
 
 import release_fixtures as fx
+from real_data import REAL_DATA as REAL, REAL_DATA_UNSET
 
-REAL = os.environ.get("TLDOMAIN_TEST_DATA")
-pytestmark = pytest.mark.skipif(
-    not REAL, reason="TLDOMAIN_TEST_DATA is not set; point it at the real data folder "
-    "(../shared/data, as .ci/run does) to run the real-data tests")
+pytestmark = pytest.mark.skipif(not REAL, reason=REAL_DATA_UNSET)
 
 USPS_TRAIN_COUNTS = [1194, 1005, 731, 658, 652, 556, 664, 645, 542, 644]
 USPS_TEST_COUNTS = [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
-
-
-@pytest.fixture(scope="session")
-def real_tfds(tmp_path_factory) -> str:
-  """A TFDS data dir holding USPS and MNIST built once from the real files."""
-  path = str(tmp_path_factory.mktemp("real_tfds"))
-  for name in ("usps", "mnist"):
-    domains.prepared_builder(name, path, REAL)
-  return path
 
 
 def test_usps_h5_release(real_tfds):

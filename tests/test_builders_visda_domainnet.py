@@ -1,12 +1,10 @@
 """VisDA-2017 and DomainNet from fixtures in the official layouts; DomainNet's
 download goes through TFDS's real download path with the network replaced."""
 
-import contextlib
 import hashlib
 import os
 
 import pytest
-from tensorflow_datasets.core.download import downloader
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
 from tldomain import data
@@ -109,23 +107,6 @@ def test_domainnet_extra_class_is_named(tmp_path):
     domains.prepare(domainnet_builder(tmp_path), str(tmp_path))
 
 
-def serve(monkeypatch, files: dict[str, bytes]):
-  """Replaces the network under TFDS's downloader: URL -> bytes, else an error."""
-  requested = []
-
-  @contextlib.contextmanager
-  def open_url(url, **kwargs):
-    del kwargs
-    requested.append(url)
-    if url not in files:
-      raise OSError(f"no network: {url}")
-    response = type("Response", (), {"url": url, "headers": {}})()
-    yield response, iter([files[url]])
-
-  monkeypatch.setattr(downloader, "_open_url", open_url)
-  return requested
-
-
 def domainnet_release(folder, domain="sketch") -> dict[str, bytes]:
   """The fixture's files by their official URLs."""
   images, lists = fx.domainnet_files(domain, DN_FEW, domainnet.CLASSES)
@@ -136,7 +117,7 @@ def domainnet_release(folder, domain="sketch") -> dict[str, bytes]:
 
 
 def test_domainnet_download_is_checked_against_the_registered_sha256(tmp_path, monkeypatch):
-  requested = serve(monkeypatch, domainnet_release(str(tmp_path / "served")))
+  requested = fx.serve(monkeypatch, domainnet_release(str(tmp_path / "served")))
   with pytest.raises(NonMatchingChecksumError):
     domains.prepare(domainnet_builder(tmp_path), str(tmp_path / "manual"))
   assert domainnet.ZIP_URLS["sketch"] in requested
@@ -150,7 +131,7 @@ def test_domainnet_downloads_what_the_manual_folder_lacks(tmp_path, monkeypatch)
   monkeypatch.setattr(domainnet, "CHECKSUMS", checksums)
   manual = tmp_path / "manual"
   fx.write_files(str(manual), {"sketch_test.txt": files[domainnet.split_url("sketch", "test")]})
-  requested = serve(monkeypatch, files)
+  requested = fx.serve(monkeypatch, files)
   builder = domains.prepare(domainnet_builder(tmp_path), str(manual))
   assert sorted(requested) == sorted([domainnet.ZIP_URLS["sketch"],
                                       domainnet.split_url("sketch", "train")])
@@ -159,7 +140,7 @@ def test_domainnet_downloads_what_the_manual_folder_lacks(tmp_path, monkeypatch)
 
 
 def test_domainnet_without_network_names_files_urls_and_folder(tmp_path, monkeypatch):
-  serve(monkeypatch, {})
+  fx.serve(monkeypatch, {})
   with pytest.raises(data.DatasetNotFoundError) as error:
     domains.prepare(domainnet_builder(tmp_path, "quickdraw"), str(tmp_path / "manual"))
   message = str(error.value)

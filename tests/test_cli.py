@@ -74,10 +74,10 @@ def test_main_job_prints_a_table_for_both_methods(data_dir, tmp_path):
   assert out.returncode == 0, out.stderr[-3000:]
   table = open(os.path.join(tmp_path, "table.md")).read()
   assert table in out.stdout
-  rows = [line for line in table.splitlines() if line.startswith("| source_only") or
-          line.startswith("| dann")]
-  assert len(rows) == 2
+  rows = [line for line in table.splitlines() if line.startswith("| uci_digits_to_uci_digits_m |")]
+  assert [row.split(" | ")[1] for row in rows] == ["source_only", "dann"]
   for name in ("source_only", "dann"):
-    results = json.load(open(os.path.join(tmp_path, f"{name}_seed0", "results.json")))
+    results = json.load(open(os.path.join(tmp_path, "uci_digits_to_uci_digits_m", name, "seed0",
+                                          "results.json")))
     assert results["steps"] == 4
     assert f"{100 * results['target_test_accuracy']:.1f}" in table

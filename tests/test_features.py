@@ -14,9 +14,10 @@ from torch_reference import assert_close
 
 
 def test_features_mode_caches_features_and_trains_a_linear_head(
-    small_config, resnet18_file, tmp_path, monkeypatch):
+    usps_to_mnist_config, resnet18_file, tmp_path, monkeypatch):
+  """End to end on a small real task: USPS -> MNIST at 32 px."""
   monkeypatch.setenv("TLDOMAIN_CACHE", str(tmp_path / "cache"))
-  config = small_config("source_only", steps=200)
+  config = usps_to_mnist_config("source_only", steps=200)
   config.train.mode = "features"
   config.data.image_size = 32
   config.data.batch_size = 32
@@ -29,6 +30,7 @@ def test_features_mode_caches_features_and_trains_a_linear_head(
   assert json.load(open(os.path.join(workdir, "results.json"))) == results
   assert {"method", "source", "target", "steps", "target_test_accuracy",
           "wall_seconds"} <= set(results)
+  assert (results["source"], results["target"]) == ("usps", "mnist")
   assert (results["mode"], results["steps"], results["feature_dim"]) == ("features", 200, 512)
   # Ten classes: a head that learned nothing would sit near 0.1 on the source.
   assert results["source_val_accuracy"] > 0.3
@@ -38,9 +40,9 @@ def test_features_mode_caches_features_and_trains_a_linear_head(
   folder = os.path.join(workdir, "features")
   files = sorted(os.listdir(folder))
   assert len(files) == 3  # source train and test, target test (source-only reads no target train)
-  test_file = [f for f in files if f.startswith("uci_digits-test-")][0]
+  test_file = [f for f in files if f.startswith("usps-test[:500]-")][0]
   cached = np.load(os.path.join(folder, test_file))
-  split = data.load_split("uci_digits", "test", data_dir=config.data.data_dir)
+  split = data.load_split("usps", "test[:500]", config.data.data_dir, config.data.manual_dir)
   batch = next(data.eval_batches(split, 8, config.data.eval_transform, 32))
   torch_model = torchvision.models.resnet18()
   torch_model.load_state_dict(torch.load(resnet18_file, weights_only=True))

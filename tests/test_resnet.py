@@ -96,11 +96,8 @@ def test_freeze_bn_keeps_running_statistics_while_training():
                          flat(weights.backbone["batch_stats"])["['bn1']['mean']"])
 
 
-# Grouped 3x3 convolutions and a non-default width: a table row, no new code.
-@pytest.mark.parametrize("arch,size", [("resnext50_32x4d", 32)])
-def test_table_variants_match_torchvision(arch, size):
-  torch_model = randomised(getattr(torchvision.models, arch)()).eval()
-  weights = converted(torch_model, arch)
+def assert_same_outputs(torch_model, weights, arch: str, size: int) -> None:
+  """Pooled features and logits of the converted Flax model match PyTorch's in eval mode."""
   x = images(2, size)
   with torch.no_grad():
     pooled, logits = pooled_and_logits(torch_model, x)
@@ -108,6 +105,14 @@ def test_table_variants_match_torchvision(arch, size):
       weights.backbone, to_nhwc(x))
   assert_close(flax_pooled, pooled)
   assert_close(convert.head_module(weights).apply(weights.head, flax_pooled, train=False), logits)
+
+
+# Grouped 3x3 convolutions and a non-default width: a table row, no new code.
+@pytest.mark.parametrize("arch,size", [("resnext50_32x4d", 32)])
+def test_table_variants_match_torchvision(arch, size):
+  torch_model = randomised(getattr(torchvision.models, arch)()).eval()
+  weights = converted(torch_model, arch)
+  assert_same_outputs(torch_model, weights, arch, size)
 
 
 # resnet50d: deep stem and average-pool shortcuts; an odd size makes the pools' ceil mode matter.
@@ -118,13 +123,7 @@ def test_timm_models_match(arch, size, tmp_path):
   path = str(tmp_path / "model.safetensors")  # timm's hub format
   save_file(torch_model.state_dict(), path)
   weights = convert.convert_state_dict(convert.read_state_dict(path), arch)
-  x = images(2, size)
-  with torch.no_grad():
-    pooled, logits = pooled_and_logits(torch_model, x)
-  flax_pooled = jax.jit(lambda v, x: resnet.build_resnet(arch).apply(v, x, train=False))(
-      weights.backbone, to_nhwc(x))
-  assert_close(flax_pooled, pooled)
-  assert_close(convert.head_module(weights).apply(weights.head, flax_pooled, train=False), logits)
+  assert_same_outputs(torch_model, weights, arch, size)
 
 
 def test_every_architecture_is_a_backbone_with_its_feature_width():
@@ -162,9 +161,10 @@ def test_office31_config_follows_the_recipe_and_names_what_exists():
 
 
 def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
-    small_config, resnet18_file, tmp_path, monkeypatch):
+    usps_to_mnist_config, resnet18_file, tmp_path, monkeypatch):
+  """End to end on a small real task: USPS -> MNIST at 32 px."""
   monkeypatch.setenv("TLDOMAIN_CACHE", str(tmp_path / "cache"))
-  config = small_config("source_only", steps=2)
+  config = usps_to_mnist_config("source_only", steps=2)
   config.data.image_size = 32
   config.model.backbone = "resnet18"
   config.model.pretrained = resnet18_file
@@ -173,6 +173,7 @@ def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
   workdir = str(tmp_path / "run")
   results = train.run(config, workdir)
   assert json.load(open(os.path.join(workdir, "results.json"))) == results
+  assert (results["source"], results["target"]) == ("usps", "mnist")
   assert (results["backbone"], results["steps"]) == ("resnet18", 2)
   assert 0.0 <= results["target_test_accuracy"] <= 1.0
 
@@ -182,8 +183,9 @@ def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
   start = convert.convert_state_dict(convert.read_state_dict(resnet18_file), "resnet18")
   start, end = flat(start.backbone["params"]), flat(state["params"]["backbone"])
   assert sorted(start) == sorted(end)
-  # Two steps at lr 0.01 x 0.1 move every converted tensor, by a little: a fresh
-  # initialisation would be about sqrt(2) x its norm away.
+  # Two steps at lr 0.01 x 0.1 move every converted tensor, by a little (the stem's
+  # kernel most, about 10 %): a fresh initialisation would be about sqrt(2) x its
+  # norm away.
   for key in start:
     change = np.linalg.norm(end[key] - start[key]) / np.linalg.norm(start[key])
-    assert 0 < change < 0.1, (key, change)
+    assert 0 < change < 0.3, (key, change)

@@ -119,6 +119,18 @@ def test_flip_happens_for_some_seeds():
   assert 3 <= flipped <= 17
 
 
+def test_imagenet_center_train_is_the_eval_crop_flipped_for_some_seeds():
+  image = RNG.randint(0, 256, (256, 256, 3)).astype(np.uint8)
+  crop = transforms.imagenet_eval(tf.constant(image), seed(0), 224).numpy()
+  outs = [transforms.imagenet_center_train(tf.constant(image), seed(s), 224).numpy()
+          for s in range(20)]
+  same = sum(np.allclose(out, crop, atol=1e-5) for out in outs)
+  mirrored = sum(np.allclose(out, crop[:, ::-1], atol=1e-5) for out in outs)
+  assert same + mirrored == 20 and 3 <= mirrored <= 17
+  np.testing.assert_array_equal(  # deterministic per seed
+      outs[5], transforms.imagenet_center_train(tf.constant(image), seed(5), 224).numpy())
+
+
 @pytest.mark.parametrize("shape", [(28, 28, 1), (16, 16, 1), (32, 32, 3)])
 def test_digits_transform_gives_three_channels_in_minus_one_one(shape):
   image = tf.constant(RNG.randint(0, 256, shape).astype(np.uint8))
@@ -133,5 +145,5 @@ def test_digits_transform_gives_three_channels_in_minus_one_one(shape):
 
 def test_unknown_transform_lists_valid_names():
   with pytest.raises(KeyError, match="Unknown transform 'imagenet'. Valid names: digits, "
-                     "digits_train, imagenet_eval, imagenet_train"):
+                     "digits_train, imagenet_center_train, imagenet_eval, imagenet_train"):
     transforms.get_transform("imagenet")

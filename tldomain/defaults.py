@@ -75,7 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
   # target entropy, SND and DEV, computed on fixed subsets of this many source
   # train and unlabelled target train examples.
   c.selection = ml_collections.ConfigDict()
-  c.selection.num_examples = 2000
+  c.selection.num_examples = 1000
   c.selection.snd_temperature = 0.05  # Saito et al. 2021
 
   c.checkpoint = ml_collections.ConfigDict()

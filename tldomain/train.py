@@ -151,7 +151,11 @@ def evaluate(predict_step, state: TrainState, run_data: RunData, config, mesh
   record = {}
   for name in ("source_val", "target_test"):
     logits, labels = out[name]["logits"], out[name]["label"]
-    record[f"{name}_accuracy"] = float(np.mean(np.argmax(logits, -1) == labels))
+    correct = np.argmax(logits, -1) == labels
+    record[f"{name}_accuracy"] = float(np.mean(correct))
+    # Mean of per-class accuracies: VisDA-2017's headline metric.
+    record[f"{name}_class_mean_accuracy"] = float(np.mean(
+        [correct[labels == c].mean() for c in np.unique(labels)]))
     record[f"{name}_loss"] = float(np.mean(cross_entropy(logits, labels)))
   record.update(selection.label_free_criteria(
       source_train_features=out["selection_source"]["features"],
@@ -411,6 +415,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
       "steps": total_steps,
       # Accuracy of the final parameters; no target label chose anything.
       "target_test_accuracy": last_eval["target_test_accuracy"],
+      "target_test_class_mean_accuracy": last_eval["target_test_class_mean_accuracy"],
       "source_val_accuracy": last_eval["source_val_accuracy"],
       "best_checkpoint": best,
       # Per evaluation: the oracle (target_test_accuracy) and the label-free

@@ -168,6 +168,14 @@ def imagenet_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
   return imagenet_normalize(to_rgb(image))
 
 
+def _resize_and_centre_crop(image: Image, size: int) -> tf.Tensor:
+  """The centre `size` box of the 256x256 frame, mapped back to the image, cropped
+  and resized to float32 (size, size): one resampling, as in `imagenet_train`."""
+  offset = (RESIZE - size) // 2
+  box = tf.constant([offset, offset, size, size])
+  return resize(crop(image, lambda hw: frame_window(hw, box, RESIZE)), size)
+
+
 @TRANSFORMS.register("imagenet_eval")
 @reads_encoded
 def imagenet_eval(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
@@ -177,9 +185,17 @@ def imagenet_eval(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
   mapped back to the image, cropped and resized to `size`.
   """
   del seed
-  offset = (RESIZE - size) // 2
-  box = tf.constant([offset, offset, size, size])
-  image = resize(crop(image, lambda hw: frame_window(hw, box, RESIZE)), size)
+  return imagenet_normalize(to_rgb(_resize_and_centre_crop(image, size)))
+
+
+@TRANSFORMS.register("imagenet_center_train")
+@reads_encoded
+def imagenet_center_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """TLL's --train-resizing cen.crop (its VisDA-2017 recipes): resize to 256x256,
+  centre crop `size`, random flip, ImageNet mean/std; one resampling, as in
+  `imagenet_eval`."""
+  image = _resize_and_centre_crop(image, size)
+  image = tf.image.stateless_random_flip_left_right(image, tf.cast(seed, tf.int64))
   return imagenet_normalize(to_rgb(image))
 
 

@@ -12,6 +12,7 @@ import collections
 import contextlib
 import io
 import os
+import sys
 import tarfile
 import zipfile
 import zlib
@@ -480,7 +481,23 @@ class SplitFilesBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
   HOMEPAGE = ""
   SPLIT_FILES: dict[str, tuple[str, ...]] = {}  # split -> file names
   URLS: dict[str, str] = {}  # file name -> download URL
+  CHECKSUMS: Mapping[str, tuple[int, str]] = {}  # file name -> (size, sha256); see url_infos
   ALTERNATIVE = ""  # how else the manual folder may hold the dataset
+  IMAGE_SHAPE: tuple[int, int, int] = (0, 0, 0)  # (H, W, C) of every image
+  NUM_CLASSES = 10
+  CITATION = ""
+
+  @tfds.core.utils.classproperty
+  @classmethod
+  def url_infos(cls):
+    return url_infos(cls.CHECKSUMS) if cls.CHECKSUMS else None
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return PartialDatasetInfo(
+        builder=self, description=sys.modules[type(self).__module__].__doc__,
+        features=image_features(num_classes=self.NUM_CLASSES, shape=self.IMAGE_SHAPE,
+                                filename=False),
+        supervised_keys=("image", "label"), homepage=self.HOMEPAGE, citation=self.CITATION)
 
   def folders(self, manual_dir: str) -> list[str]:
     return search_folders(manual_dir, self.MANUAL_SUBDIR)
@@ -552,3 +569,63 @@ class ImageFilesBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
                          items: Sequence[tuple[str, Any]], where: str,
                          classes: Sequence[str] | None = None, strip: str = ""):
     yield from generate_images(dataset, release, items, where, classes, strip)
+
+
+class ClassFolderDomainBuilder(ImageFilesBuilder, skip_registration=True):
+  """One domain of a benchmark released as `<domain>/<class>/<image>` folders, in
+  one archive read in place or extracted (Office-31, Office-Home).
+
+  A subclass sets the class attributes below and `candidates()`, the paths
+  (as named inside the archive) where this domain's class folders may start;
+  the first one found is used, in the archive or under an extracted folder.
+  Each domain is one split, `train`.
+  """
+  TITLE = ""  # "Office-31"
+  ARCHIVE = ""  # the release's archive file name
+  SUBFOLDER = ""  # also searched: <manual_dir>/<SUBFOLDER>
+  HOMEPAGE = ""
+  SOURCE = ""  # where to get the archive, for the missing-files message
+  CITATION = ""
+
+  def candidates(self) -> list[str]:
+    raise NotImplementedError
+
+  def domain_title(self) -> str:
+    return f"{self.TITLE} {self.builder_config.domain}"
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self, description=sys.modules[type(self).__module__].__doc__,
+        features=image_features(self.builder_config.classes),
+        supervised_keys=("image", "label"), homepage=self.HOMEPAGE, citation=self.CITATION)
+
+  def find_release(self, manual_dir: str) -> tuple[Release, str]:
+    """The release holding this domain, and the prefix of its class folders."""
+    candidates = self.candidates()
+    folders = search_folders(manual_dir, self.SUBFOLDER)
+    for folder in folders:
+      archive = os.path.join(folder, self.ARCHIVE)
+      if os.path.isfile(archive):
+        release = Release.open(archive)
+        for prefix in candidates:
+          if any(n.startswith(prefix) for n in release.names()):
+            return release, prefix
+        raise DatasetContentError(
+            f"{self.TITLE}: {archive} holds no {' or '.join(candidates)} folder; the "
+            "domain is empty.")
+      for prefix in candidates:
+        path = os.path.join(folder, *prefix.rstrip("/").split("/"))
+        if os.path.isdir(path):
+          return FolderRelease(path, prefix), prefix
+    raise missing_files_error(
+        self.domain_title(),
+        [f"{self.ARCHIVE} (or its extracted {candidates[0]} folder)"], folders, self.SOURCE)
+
+  def _split_generators(self, dl_manager):
+    release, prefix = self.find_release(manual_folder(dl_manager))
+    title, classes = self.domain_title(), self.builder_config.classes
+    where = release.where(prefix)
+    items = class_folder_items(release, prefix)
+    check_classes(title, {c for _, c in items}, classes, where)
+    return {"train": self._generate_examples(title, release, items, where, classes,
+                                            strip=prefix)}

@@ -78,22 +78,23 @@ def blend_over_photos(digits: np.ndarray, photos: list[np.ndarray],
   return out
 
 
+def digits_info(builder, channels: int, citation: str) -> tfds.core.DatasetInfo:
+  return tfds.core.DatasetInfo(
+      builder=builder, description=__doc__,
+      features=tfds.features.FeaturesDict({
+          "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, channels)),
+          "label": tfds.features.ClassLabel(num_classes=10)}),
+      supervised_keys=("image", "label"), citation=citation)
+
+
 class UciDigits(tfds.core.GeneratorBasedBuilder):
   """UCI handwritten digits (scikit-learn), 28x28 grey, 10 classes."""
 
   VERSION = tfds.core.Version("1.0.0")
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 1)),
-            "label": tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=("image", "label"),
-        citation="Alpaydin & Kaynak (1998), UCI Optical Recognition of Handwritten Digits.",
-    )
+    return digits_info(self, channels=1, citation="Alpaydin & Kaynak (1998), UCI Optical "
+                       "Recognition of Handwritten Digits.")
 
   def _split_generators(self, dl_manager):
     del dl_manager
@@ -112,17 +113,7 @@ class UciDigitsM(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version("1.0.0")
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
-            # -1 on the unlabelled train split.
-            "label": tfds.features.ClassLabel(num_classes=10),
-        }),
-        supervised_keys=("image", "label"),
-        citation=CITATION,
-    )
+    return digits_info(self, channels=3, citation=CITATION)  # labels -1 on train
 
   def _split_generators(self, dl_manager):
     del dl_manager

@@ -65,20 +65,11 @@ class MnistIdx(common.SplitFilesBuilder):
   MANUAL_SUBDIR = "mnist"
   HOMEPAGE = HOMEPAGE
   SPLIT_FILES = SPLIT_FILES
+  CHECKSUMS = CHECKSUMS
+  IMAGE_SHAPE = (28, 28, 1)
+  CITATION = ("LeCun, Bottou, Bengio & Haffner (1998), Gradient-based learning applied "
+              "to document recognition. Proc. IEEE 86(11).")
   URLS = {name: MIRROR + name for names in SPLIT_FILES.values() for name in names}
-
-  @tfds.core.utils.classproperty
-  @classmethod
-  def url_infos(cls):
-    return common.url_infos(CHECKSUMS)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return common.PartialDatasetInfo(
-        builder=self, description=__doc__,
-        features=common.image_features(num_classes=10, shape=(28, 28, 1), filename=False),
-        supervised_keys=("image", "label"), homepage=HOMEPAGE,
-        citation="LeCun, Bottou, Bengio & Haffner (1998), Gradient-based learning "
-        "applied to document recognition. Proc. IEEE 86(11).")
 
   def read_split(self, split, paths):
     images, labels = (read_idx(p) for p in paths)

@@ -9,7 +9,6 @@ used for both training and testing as is usual for this benchmark.
 """
 
 import dataclasses
-import os
 
 import tensorflow_datasets as tfds
 
@@ -41,7 +40,7 @@ class Office31Config(tfds.core.BuilderConfig):
   classes: tuple[str, ...] = CLASSES
 
 
-class Office31(common.ImageFilesBuilder):
+class Office31(common.ClassFolderDomainBuilder):
   """Office-31, one domain per config."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -49,43 +48,12 @@ class Office31(common.ImageFilesBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f"Put {ARCHIVE} (from {SOURCE}), or the amazon/, dslr/ and webcam/ folders "
       "extracted from it, in the manual folder or its office31/ subfolder.")
+  TITLE, ARCHIVE, SUBFOLDER = "Office-31", ARCHIVE, "office31"
+  HOMEPAGE, SOURCE, CITATION = HOMEPAGE, SOURCE, CITATION
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self, description=__doc__,
-        features=common.image_features(self.builder_config.classes),
-        supervised_keys=("image", "label"), homepage=HOMEPAGE, citation=CITATION)
-
-  def find_release(self, manual_dir: str) -> tuple[common.Release, str]:
-    """The release holding this domain, and the prefix of its class folders."""
+  def candidates(self) -> list[str]:
     domain = self.builder_config.domain
-    folders = common.search_folders(manual_dir, "office31")
-    for folder in folders:
-      archive = os.path.join(folder, ARCHIVE)
-      if os.path.isfile(archive):
-        release = common.Release.open(archive)
-        for prefix in (f"{domain}/images/", f"domain_adaptation_images/{domain}/images/"):
-          if any(n.startswith(prefix) for n in release.names()):
-            return release, prefix
-        raise common.DatasetContentError(
-            f"Office-31: {archive} holds no {domain}/images/ folder; the domain is empty.")
-      for sub in ("", "domain_adaptation_images"):
-        images = os.path.join(folder, sub, domain, "images")
-        if os.path.isdir(images):
-          prefix = f"{domain}/images/"
-          return common.FolderRelease(images, prefix), prefix
-    raise common.missing_files_error(
-        f"Office-31 ({domain})", [f"{ARCHIVE} (or its extracted {domain}/images/ folder)"],
-        folders, SOURCE)
-
-  def _split_generators(self, dl_manager):
-    release, prefix = self.find_release(common.manual_folder(dl_manager))
-    title = f"Office-31 {self.builder_config.domain}"
-    where = release.where(prefix)
-    items = common.class_folder_items(release, prefix)
-    common.check_classes(title, {c for _, c in items}, self.builder_config.classes, where)
-    return {"train": self._generate_examples(title, release, items, where,
-                                            self.builder_config.classes, strip=prefix)}
+    return [f"{domain}/images/", f"domain_adaptation_images/{domain}/images/"]
 
 
 for _domain in DOMAIN_NAMES:

@@ -12,7 +12,6 @@ split, `train`, used for both training and testing as is usual.
 """
 
 import dataclasses
-import os
 
 import tensorflow_datasets as tfds
 
@@ -54,7 +53,7 @@ class OfficeHomeConfig(tfds.core.BuilderConfig):
   classes: tuple[str, ...] = CLASSES
 
 
-class OfficeHome(common.ImageFilesBuilder):
+class OfficeHome(common.ClassFolderDomainBuilder):
   """Office-Home, one domain per config."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -62,44 +61,15 @@ class OfficeHome(common.ImageFilesBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
       f"Put {ARCHIVE} (from {HOMEPAGE}), or the folder extracted from it, in the "
       "manual folder or its office_home/ subfolder.")
+  TITLE, ARCHIVE, SUBFOLDER = "Office-Home", ARCHIVE, "office_home"
+  HOMEPAGE, SOURCE, CITATION = HOMEPAGE, HOMEPAGE, CITATION
 
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self, description=__doc__,
-        features=common.image_features(self.builder_config.classes),
-        supervised_keys=("image", "label"), homepage=HOMEPAGE, citation=CITATION)
-
-  def find_release(self, manual_dir: str) -> tuple[common.Release, str]:
-    """The release holding this domain, and the prefix of its class folders."""
+  def candidates(self) -> list[str]:
     names = DOMAIN_FOLDERS[self.builder_config.domain]
-    folders = common.search_folders(manual_dir, "office_home")
-    for folder in folders:
-      archive = os.path.join(folder, ARCHIVE)
-      if os.path.isfile(archive):
-        release = common.Release.open(archive)
-        for prefix in [f"{top}{n}/" for top in (f"{TOP}/", "") for n in names]:
-          if any(n.startswith(prefix) for n in release.names()):
-            return release, prefix
-        raise common.DatasetContentError(
-            f"Office-Home: {archive} holds no {' or '.join(names)} folder; the domain "
-            "is empty.")
-      for sub in (TOP, ""):
-        for name in names:
-          path = os.path.join(folder, sub, name)
-          if os.path.isdir(path):
-            return common.FolderRelease(path, f"{name}/"), f"{name}/"
-    raise common.missing_files_error(
-        f"Office-Home ({names[0]})", [f"{ARCHIVE} (or its extracted {names[0]}/ folder)"],
-        folders, HOMEPAGE)
+    return [f"{top}{n}/" for top in (f"{TOP}/", "") for n in names]
 
-  def _split_generators(self, dl_manager):
-    release, prefix = self.find_release(common.manual_folder(dl_manager))
-    title = f"Office-Home {DOMAIN_FOLDERS[self.builder_config.domain][0]}"
-    where = release.where(prefix)
-    items = common.class_folder_items(release, prefix)
-    common.check_classes(title, {c for _, c in items}, self.builder_config.classes, where)
-    return {"train": self._generate_examples(title, release, items, where,
-                                            self.builder_config.classes, strip=prefix)}
+  def domain_title(self) -> str:
+    return f"Office-Home {DOMAIN_FOLDERS[self.builder_config.domain][0]}"
 
 
 for _domain in DOMAIN_FOLDERS:

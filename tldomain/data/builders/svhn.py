@@ -57,20 +57,11 @@ class Svhn(common.SplitFilesBuilder):
   MANUAL_SUBDIR = "svhn"
   HOMEPAGE = HOMEPAGE
   SPLIT_FILES = SPLIT_FILES
+  CHECKSUMS = CHECKSUMS
+  IMAGE_SHAPE = (32, 32, 3)
+  CITATION = ("Netzer, Wang, Coates, Bissacco, Wu & Ng (2011), Reading digits in natural "
+              "images with unsupervised feature learning. NIPS workshop.")
   URLS = {name: HOMEPAGE + name for names in SPLIT_FILES.values() for name in names}
-
-  @tfds.core.utils.classproperty
-  @classmethod
-  def url_infos(cls):
-    return common.url_infos(CHECKSUMS)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return common.PartialDatasetInfo(
-        builder=self, description=__doc__,
-        features=common.image_features(num_classes=10, shape=(32, 32, 3), filename=False),
-        supervised_keys=("image", "label"), homepage=HOMEPAGE,
-        citation="Netzer, Wang, Coates, Bissacco, Wu & Ng (2011), Reading digits in "
-        "natural images with unsupervised feature learning. NIPS workshop.")
 
   def read_split(self, split, paths):
     return read_mat(paths[0])

@@ -92,16 +92,10 @@ class Usps(common.SplitFilesBuilder):
   MANUAL_SUBDIR = "usps"
   HOMEPAGE = HOMEPAGE
   SPLIT_FILES = SPLIT_FILES
+  IMAGE_SHAPE = (SIDE, SIDE, 1)
+  CITATION = "Hull (1994), A database for handwritten text recognition research. IEEE TPAMI 16(5)."
   URLS = {name: LIBSVM + name for names in SPLIT_FILES.values() for name in names}
   ALTERNATIVE = f"The HDF5 release, {H5_NAME}, may be put there instead."
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return common.PartialDatasetInfo(
-        builder=self, description=__doc__,
-        features=common.image_features(num_classes=10, shape=(SIDE, SIDE, 1), filename=False),
-        supervised_keys=("image", "label"), homepage=HOMEPAGE,
-        citation="Hull (1994), A database for handwritten text recognition research. "
-        "IEEE TPAMI 16(5).")
 
   def locate(self, manual_dir):
     h5 = common.find(self.folders(manual_dir), H5_NAME)

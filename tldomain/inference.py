@@ -1,0 +1,52 @@
+"""A finished (or checkpointed) run, restored from its workdir for analysis."""
+
+import json
+import os
+
+import jax
+import ml_collections
+import numpy as np
+
+from tldomain import data, sharding, train
+from tldomain.checkpoint import Checkpointer
+from tldomain.methods import get_method
+
+
+class RestoredRun:
+  """The model of a run at one of its checkpoints, with the run's own data splits.
+
+  `outputs(split_name, n)` gives the features and logits of the first `n`
+  examples of a fixed random order of that split (see train.subset).
+  """
+
+  def __init__(self, workdir: str, step: int | None = None):
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"{workdir} holds no config.json: not a tldomain run's workdir.")
+    with open(path, encoding="utf-8") as f:
+      self.config = ml_collections.ConfigDict(json.load(f))
+    method = get_method(self.config.method.name)
+    self.data = train.RunData(self.config, uses_target=True)
+    self.mesh = sharding.make_mesh()
+    compiled = train.compile_steps(self.config, method, self.data.num_classes, self.mesh)
+    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"),
+                                self.config.checkpoint.best_metric,
+                                self.config.checkpoint.best_mode)
+    self.step = checkpointer.latest_step() if step is None else step
+    if self.step is None:
+      raise FileNotFoundError(f"{workdir} holds no checkpoint to restore.")
+    self.state = checkpointer.restore(self.step, compiled.initial_state)
+    checkpointer.close()
+    self._predict = compiled.predict_step
+
+  def outputs(self, split: str, size: int) -> dict[str, np.ndarray]:
+    """{features, logits, label} of `size` fixed random examples of a split.
+
+    `split`: source_train, source_val, target_train or target_test.
+    """
+    splits = {"source_train": self.data.source_train, "source_val": self.data.source_val,
+              "target_train": self.data.target_train, "target_test": self.data.target_test}
+    if split not in splits:
+      raise ValueError(f"Unknown split {split!r}; valid: {', '.join(splits)}.")
+    chosen: data.Split = train.subset(splits[split], size)
+    return train.predict(self._predict, self.state, chosen, self.config, self.mesh)
