@@ -304,6 +304,13 @@ def run_case(case: dict) -> dict:
   return {"error": f"exit {out.returncode}: {lines[-1] if lines else 'no output'}"}
 
 
+def rate_text(images: int, result: dict) -> str:
+  if "error" in result:
+    return "failed"
+  rate = images / result["seconds_per_step"]
+  return f"{rate:.1f}" if rate >= 10 else f"{rate:.2f}"  # CPU ResNet-50: under 1 image/s
+
+
 def memory_text(result: dict) -> str:
   if "peak_mib" not in result:
     return "-"
@@ -321,8 +328,7 @@ def print_table(rows: list[dict], args) -> None:
     ok = "error" not in j and "error" not in t
     table.append((
         row["model"], row["method"], str(row["images"]),
-        f"{row['images'] / j['seconds_per_step']:.1f}" if "error" not in j else "failed",
-        f"{row['images'] / t['seconds_per_step']:.1f}" if "error" not in t else "failed",
+        rate_text(row["images"], j), rate_text(row["images"], t),
         f"{t['seconds_per_step'] / j['seconds_per_step']:.2f}" if ok else "-",
         f"{j['compile_s']:.1f}" if "error" not in j else "-",
         memory_text(j), memory_text(t)))
