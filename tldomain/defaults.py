@@ -34,6 +34,9 @@ def base_config() -> ml_collections.ConfigDict:
   # .safetensors file or a converted folder; "" = random init. The head is always new.
   c.model.pretrained = ""
   c.model.freeze_bn = False  # ResNets: BatchNorm stays on its running statistics
+  # Compute dtype: "float32" or "bfloat16" (mixed precision: modules compute in
+  # bfloat16; parameters, optimizer state, BatchNorm statistics and losses stay float32).
+  c.model.dtype = "float32"
 
   c.method = method_config("source_only")
 

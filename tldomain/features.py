@@ -50,6 +50,8 @@ def fingerprint(config: ml_collections.ConfigDict, split: data.Split) -> str:
   d, m = config.data, config.model
   parts = [split.domain, split.split, len(split), m.backbone, m.pretrained,
            d.image_size, d.eval_transform, "" if m.pretrained else config.seed]
+  if m.get("dtype", "float32") != "float32":  # float32 caches keep their old names
+    parts.append(m.dtype)
   return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 

@@ -3,6 +3,10 @@
 Modules are kept by name ({"backbone", "bottleneck", "head", "discriminator",
 ...}); parameters and BatchNorm statistics are dicts with the same keys, so a
 parameter's path starts with its module's name ("head/dense/kernel").
+
+Modules may compute in bfloat16 (`config.model.dtype`); every module output the
+step functions see is cast to float32, so features, logits and all losses are
+float32 whatever the compute dtype.
 """
 
 from typing import Any, Callable, Mapping
@@ -27,8 +31,18 @@ class TrainState:
   opt_state: Any
 
 
+def as_float32(tree: Any) -> Any:
+  """Floating arrays of `tree` in float32 (lower precision ones cast up), others as they are."""
+  return jax.tree.map(
+      lambda x: x.astype(jnp.float32)
+      if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != jnp.float32 else x, tree)
+
+
 class ModuleRunner:
   """Applies modules by name with the step's variables (the `ModuleApply` of methods).
+
+  Outputs come back in float32 (`as_float32`) whatever dtype the module
+  computes in.
 
   In training mode the BatchNorm statistics each call updates are collected in
   `updated_stats`; the step function returns them in the new state.
@@ -57,8 +71,8 @@ class ModuleRunner:
       out, mutated = module.apply(variables, *args, train=True,
                                   mutable=["batch_stats"], **kwargs)
       self.updated_stats[name] = mutated["batch_stats"]
-      return out
-    return module.apply(variables, *args, train=self.train, **kwargs)
+      return as_float32(out)
+    return as_float32(module.apply(variables, *args, train=self.train, **kwargs))
 
 
 class ModuleInitializer(ModuleRunner):
@@ -74,7 +88,7 @@ class ModuleInitializer(ModuleRunner):
     if name not in self.variables:
       key = jax.random.fold_in(self.rng, sorted(self.modules).index(name))
       self.variables[name] = module.init(key, *args, train=False, **kwargs)
-    return module.apply(self.variables[name], *args, train=False, **kwargs)
+    return as_float32(module.apply(self.variables[name], *args, train=False, **kwargs))
 
 
 def classify(run: ModuleRunner, images: jax.Array) -> Outputs:

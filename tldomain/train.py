@@ -39,8 +39,9 @@ def stream_seed(seed: int, name: str) -> int:
 
 
 def build_modules(config: ml_collections.ConfigDict, method: Method, num_classes: int):
+  """The classifier's and the method's modules, all computing in `config.model.dtype`."""
   modules = models.build_classifier(config.model, num_classes)
-  extra = method.modules(config.method)
+  extra = models.with_dtype(method.modules(config.method), models.compute_dtype(config.model))
   clash = sorted(set(extra) & set(modules))
   if clash:
     raise ValueError(f"Method {method.name!r} defines modules named {clash}, which "

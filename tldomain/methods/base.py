@@ -59,7 +59,9 @@ class Method:
     defaults: the method's hyperparameters with their default values.
     modules: `modules(hparams) -> {name: flax module}`, extra modules the loss
       runs through `inputs.apply(name, ...)`; their parameters are trained and
-      form parameter groups of the same names.
+      form parameter groups of the same names. A module with a `dtype` field
+      gets `config.model.dtype` there (it computes in bfloat16 under
+      mixed precision); what `inputs.apply` returns is float32 either way.
     uses_target: whether the loss needs the target batch; when False the
       trainer neither reads nor forwards target images.
   """

@@ -24,11 +24,12 @@ from tldomain.models import reverse_gradient
 
 class AdversarialHead(nn.Module):
   """h': a classifier head whose width is given at call time."""
+  dtype: jnp.dtype = jnp.float32  # compute dtype, set from model.dtype by the trainer
 
   @nn.compact
   def __call__(self, x, train: bool, num_classes: int):
     del train
-    return nn.Dense(num_classes, name="dense")(x)
+    return nn.Dense(num_classes, dtype=self.dtype, name="dense")(x)
 
 
 def margin_disparity(source_logits, source_adv_logits, target_logits, target_adv_logits,

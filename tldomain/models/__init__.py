@@ -7,6 +7,7 @@ from tldomain.models.backbones import BACKBONES, build_backbone
 from tldomain.models.gradient_reversal import reverse_gradient
 from tldomain.models.heads import (Bottleneck, ClassifierHead, DomainDiscriminator,
                                    IdentityBottleneck)
+from tldomain.models.precision import DTYPES, compute_dtype, with_dtype
 
 # The classifier is these three modules applied in this order.
 CLASSIFIER_MODULES = ("backbone", "bottleneck", "head")
@@ -14,15 +15,19 @@ CLASSIFIER_MODULES = ("backbone", "bottleneck", "head")
 
 def build_classifier(model_config: ml_collections.ConfigDict,
                      num_classes: int) -> dict[str, nn.Module]:
-  """The classifier's modules by name: backbone -> bottleneck -> head."""
+  """The classifier's modules by name: backbone -> bottleneck -> head.
+
+  All compute in `model_config.dtype` (float32 or bfloat16) with float32 parameters.
+  """
   dim = model_config.bottleneck_dim
+  dtype = compute_dtype(model_config)
   return {
       "backbone": build_backbone(model_config),
-      "bottleneck": Bottleneck(dim) if dim else IdentityBottleneck(),
-      "head": ClassifierHead(num_classes),
+      "bottleneck": Bottleneck(dim, dtype=dtype) if dim else IdentityBottleneck(),
+      "head": ClassifierHead(num_classes, dtype=dtype),
   }
 
 
-__all__ = ["BACKBONES", "CLASSIFIER_MODULES", "Bottleneck", "ClassifierHead",
+__all__ = ["BACKBONES", "CLASSIFIER_MODULES", "DTYPES", "Bottleneck", "ClassifierHead",
            "DomainDiscriminator", "IdentityBottleneck", "build_backbone",
-           "build_classifier", "reverse_gradient"]
+           "build_classifier", "compute_dtype", "reverse_gradient", "with_dtype"]

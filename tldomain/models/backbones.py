@@ -2,7 +2,8 @@
 
 A backbone is a Flax module called as `module(images, train=...)` that returns
 a (batch, features) array. New families register a factory taking the
-`config.model` ConfigDict.
+`config.model` ConfigDict and should pass on its compute dtype
+(`precision.compute_dtype(model_config)`, from `model.dtype`).
 """
 
 from typing import Callable
@@ -11,18 +12,20 @@ import flax.linen as nn
 import ml_collections
 
 from tldomain.models.digits import DigitsCNN
+from tldomain.models.precision import compute_dtype
 from tldomain.models.resnet import ARCHITECTURES, ResNet
 from tldomain.registry import Registry
 
 BackboneFactory = Callable[[ml_collections.ConfigDict], nn.Module]
 BACKBONES: Registry[BackboneFactory] = Registry("backbone")
 
-BACKBONES.register("digits_cnn", lambda model_config: DigitsCNN())
+BACKBONES.register("digits_cnn", lambda model_config: DigitsCNN(dtype=compute_dtype(model_config)))
 
 
 def _resnet_factory(name: str) -> BackboneFactory:
   arch = ARCHITECTURES.get(name)
-  return lambda model_config: ResNet(arch, freeze_bn=model_config.get("freeze_bn", False))
+  return lambda model_config: ResNet(arch, freeze_bn=model_config.get("freeze_bn", False),
+                                     dtype=compute_dtype(model_config))
 
 
 # Every row of the ResNet table is a backbone: resnet18 ... resnet152, resnext, wide, -D.

@@ -16,12 +16,13 @@ class DigitsCNN(nn.Module):
   flattened feature map (48*4*4 = 768 values for 28x28 inputs).
   """
   channels: Sequence[int] = (32, 48)
+  dtype: jnp.dtype = jnp.float32  # compute dtype; parameters are float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
     for i, width in enumerate(self.channels):
-      x = nn.Conv(width, (5, 5), padding="VALID", name=f"conv{i}")(x)
-      x = batch_norm(train, name=f"bn{i}")(x)
+      x = nn.Conv(width, (5, 5), padding="VALID", dtype=self.dtype, name=f"conv{i}")(x)
+      x = batch_norm(train, name=f"bn{i}", dtype=self.dtype)(x)
       x = nn.relu(x)
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
     return x.reshape(x.shape[0], -1)

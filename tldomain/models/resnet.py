@@ -7,6 +7,8 @@ pads strided convolutions and pools differently from PyTorch.
 
 BatchNorm is `TorchBatchNorm` (PyTorch's momentum, epsilon and unbiased running
 variance), so a training step moves the statistics as PyTorch's would.
+`dtype` is the compute dtype (`config.model.dtype`): convolutions run in it,
+while parameters and BatchNorm statistics stay float32.
 Module names follow torchvision's state-dict keys (`layer2_0/conv1` is
 `layer2.0.conv1`), which keeps the converter's key table readable.
 """
@@ -76,12 +78,12 @@ ARCHITECTURES.register("resnet50d", Architecture("bottleneck", (3, 4, 6, 3), ste
 
 
 def conv(features: int, kernel: int, stride: int = 1, groups: int = 1,
-         name: str | None = None) -> nn.Conv:
+         name: str | None = None, dtype=jnp.float32) -> nn.Conv:
   """PyTorch's Conv2d(padding=kernel // 2, bias=False), He-normal (fan out) init."""
   pad = kernel // 2
   return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
                  padding=((pad, pad), (pad, pad)), use_bias=False,
-                 feature_group_count=groups, name=name,
+                 feature_group_count=groups, name=name, dtype=dtype, param_dtype=jnp.float32,
                  kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"))
 
 
@@ -96,15 +98,16 @@ class Shortcut(nn.Module):
   features: int
   stride: int
   avg_down: bool
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, bn_train: bool) -> jnp.ndarray:
     if self.avg_down:
       if self.stride != 1:
         x = avg_pool_ceil(x)
-      x = conv(self.features, 1, name="conv")(x)
+      x = conv(self.features, 1, name="conv", dtype=self.dtype)(x)
     else:
-      x = conv(self.features, 1, self.stride, name="conv")(x)
+      x = conv(self.features, 1, self.stride, name="conv", dtype=self.dtype)(x)
     return batch_norm(bn_train, name="bn")(x)
 
 
@@ -114,6 +117,7 @@ class Block(nn.Module):
   planes: int
   stride: int
   project: bool  # whether the shortcut needs a projection
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, bn_train: bool) -> jnp.ndarray:
@@ -126,12 +130,13 @@ class Block(nn.Module):
       convs = [(width, 1, 1, 1), (width, 3, self.stride, a.groups), (out_features, 1, 1, 1)]
     y = x
     for i, (features, kernel, stride, groups) in enumerate(convs, start=1):
-      y = conv(features, kernel, stride, groups, name=f"conv{i}")(y)
+      y = conv(features, kernel, stride, groups, name=f"conv{i}", dtype=self.dtype)(y)
       y = batch_norm(bn_train, name=f"bn{i}")(y)
       if i < len(convs):
         y = nn.relu(y)
     if self.project:
-      x = Shortcut(out_features, self.stride, a.avg_down, name="downsample")(x, bn_train)
+      x = Shortcut(out_features, self.stride, a.avg_down, self.dtype,
+                   name="downsample")(x, bn_train)
     return nn.relu(y + x)
 
 
@@ -144,6 +149,7 @@ class ResNet(nn.Module):
   arch: Architecture
   freeze_bn: bool = False
   return_stages: bool = False
+  dtype: jnp.dtype = jnp.float32  # compute dtype; parameters and statistics are float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool,
@@ -152,18 +158,18 @@ class ResNet(nn.Module):
     bn_train = train and not self.freeze_bn
     if a.stem == "deep":
       for i, features in enumerate((a.stem_width, a.stem_width)):
-        x = conv(features, 3, 2 if i == 0 else 1, name=f"stem_conv{i}")(x)
+        x = conv(features, 3, 2 if i == 0 else 1, name=f"stem_conv{i}", dtype=self.dtype)(x)
         x = nn.relu(batch_norm(bn_train, name=f"stem_bn{i}")(x))
-      x = conv(2 * a.stem_width, 3, name="conv1")(x)
+      x = conv(2 * a.stem_width, 3, name="conv1", dtype=self.dtype)(x)
     elif a.stem == "7x7":
-      x = conv(64, 7, 2, name="conv1")(x)
+      x = conv(64, 7, 2, name="conv1", dtype=self.dtype)(x)
     else:
       raise ValueError(f"Unknown ResNet stem {a.stem!r}; valid: 7x7, deep.")
     x = nn.relu(batch_norm(bn_train, name="bn1")(x))
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     stages = {}
     for name, planes, stride, project in a.blocks():
-      x = Block(a, planes, stride, project, name=name)(x, bn_train)
+      x = Block(a, planes, stride, project, self.dtype, name=name)(x, bn_train)
       stages[name.split("_")[0]] = x  # ends as each stage's last output
     pooled = x.mean(axis=(1, 2))
     if return_stages if return_stages is not None else self.return_stages:
@@ -171,5 +177,7 @@ class ResNet(nn.Module):
     return pooled
 
 
-def build_resnet(name: str, freeze_bn: bool = False, return_stages: bool = False) -> ResNet:
-  return ResNet(ARCHITECTURES.get(name), freeze_bn=freeze_bn, return_stages=return_stages)
+def build_resnet(name: str, freeze_bn: bool = False, return_stages: bool = False,
+                 dtype=jnp.float32) -> ResNet:
+  return ResNet(ARCHITECTURES.get(name), freeze_bn=freeze_bn, return_stages=return_stages,
+                dtype=dtype)
