@@ -1,10 +1,10 @@
 """Tables and plots from a suite's workdir: tasks x methods, selection criteria, t-SNE.
 
-  python -m experiments.collect --workdir=workdirs/digits_local --criterion=last
+  python -m experiments.collect --workdir=workdirs/digits_local --criterion=last --criterion=dev
 
 Writes into --out (default: the workdir):
-- table_<criterion>.md / .csv: target test accuracy (%) of the checkpoint the
-  criterion picks, tasks by methods, mean ± std over seeds, and an average column;
+- table_<criterion>.md / .csv, per --criterion: target test accuracy (%) of the
+  checkpoint the criterion picks, tasks by methods, mean ± std over seeds, and an average column;
 - selection.md: for every criterion, the mean accuracy it gives and how far it
   falls below the oracle (the checkpoint picked with target labels);
 - accuracy_curves.png: target test accuracy over training, mean over seeds;
@@ -25,8 +25,9 @@ from experiments import report
 from experiments.report import CRITERIA
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A suite's workdir (run_suite's).")
-_CRITERION = flags.DEFINE_enum("criterion", "last", CRITERIA, "Checkpoint selection for "
-                               "the main table; 'oracle' reads target labels.")
+_CRITERIA = flags.DEFINE_multi_enum("criterion", ["last"], CRITERIA, "Checkpoint "
+                                    "selection for the tables, one table each (repeatable); "
+                                    "'oracle' reads target labels.")
 _OUT = flags.DEFINE_string("out", None, "Output folder (default: the workdir).")
 _TSNE = flags.DEFINE_bool("tsne", True, "Also plot t-SNE and measure A-distance "
                           "(restores two runs' final checkpoints).")
@@ -44,14 +45,14 @@ def main(argv):
   rows = report.load_results(workdir)
   if not rows:
     raise SystemExit(f"No results.json under {workdir}; run experiments.run_suite first.")
-  criterion = _CRITERION.value
-  md, csv_text = report.task_table(rows, criterion)
-  title = (f"Target test accuracy (%) of the checkpoint chosen by '{criterion}', "
-           f"mean ± std over seeds" + (" (ORACLE: chosen with target labels)"
-                                       if criterion == "oracle" else ""))
-  report.write(os.path.join(out, f"table_{criterion}.md"), f"{title}\n\n{md}\n")
-  report.write(os.path.join(out, f"table_{criterion}.csv"), csv_text)
-  print(f"{title}\n\n{md}\n")
+  for criterion in _CRITERIA.value:
+    md, csv_text = report.task_table(rows, criterion)
+    title = (f"Target test accuracy (%) of the checkpoint chosen by '{criterion}', "
+             f"mean ± std over seeds" + (" (ORACLE: chosen with target labels)"
+                                         if criterion == "oracle" else ""))
+    report.write(os.path.join(out, f"table_{criterion}.md"), f"{title}\n\n{md}\n")
+    report.write(os.path.join(out, f"table_{criterion}.csv"), csv_text)
+    print(f"{title}\n\n{md}\n")
   if any("selected" in r for r in rows):
     sel = report.selection_table(rows)
     report.write(os.path.join(out, "selection.md"),

@@ -1,5 +1,6 @@
 """Results of a suite's runs as tables and plots (used by experiments/collect.py)."""
 
+import collections
 import csv
 import io
 import json
@@ -56,7 +57,10 @@ def task_table(rows: list[dict], criterion: str) -> tuple[str, str]:
   """
   done = [r for r in rows if not r.get("failed")]
   tasks = list(dict.fromkeys(r["task"] for r in done))
-  methods = list(dict.fromkeys(r["method"] for r in done))
+  # The baseline first, then the methods in the order their runs were found.
+  methods = sorted(dict.fromkeys(r["method"] for r in done), key=lambda m: m != "source_only")
+  counts = collections.Counter((r["task"], r["method"]) for r in done)
+  most_seeds = max(counts.values(), default=0)  # cells with fewer seeds say so
   header = ["method", *tasks, "avg"]
   md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   out = io.StringIO()
@@ -74,6 +78,8 @@ def task_table(rows: list[dict], criterion: str) -> tuple[str, str]:
         writer.writerow([method, task, len(values), f"{100 * np.mean(values):.2f}",
                          f"{100 * np.std(values):.2f}", failed])
       cell = mean_std(values) if values else "–"
+      if values and len(values) != most_seeds:
+        cell += f" ({len(values)} seed{'s' if len(values) > 1 else ''})"
       cells.append(cell + (f" ({failed} diverged)" if failed else ""))
     average = f"{100 * np.mean(means):.1f}" if len(means) == len(tasks) else ""
     md.append("| " + " | ".join([method, *cells, average]) + " |")
