@@ -123,3 +123,12 @@ def test_every_suite_builds_the_config_of_each_run(name):
     assert config.method.name == run.method and config.seed == 0
     for key, value in run.task.overrides:
       assert config[key.split(".")[0]][key.split(".")[1]] == value
+
+
+def test_a_run_saved_before_a_config_field_existed_restores_with_its_default():
+  from tldomain import inference  # pylint: disable=g-import-not-at-top
+  base = {"model": {"dtype": "float32", "backbone": "digits_cnn"}, "seed": 0}
+  saved = {"model": {"backbone": "resnet18"}, "seed": 3, "method": {"name": "dann"}}
+  assert inference.with_defaults(base, saved) == {
+      "model": {"dtype": "float32", "backbone": "resnet18"}, "seed": 3,
+      "method": {"name": "dann"}}

@@ -7,9 +7,18 @@ import jax
 import ml_collections
 import numpy as np
 
-from tldomain import data, sharding, train
+from tldomain import data, defaults, sharding, train
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import get_method
+
+
+def with_defaults(base: dict, saved: dict) -> dict:
+  """`saved`, with any key it lacks taken from `base` (recursively)."""
+  merged = dict(base)
+  for key, value in saved.items():
+    both = isinstance(value, dict) and isinstance(base.get(key), dict)
+    merged[key] = with_defaults(base[key], value) if both else value
+  return merged
 
 
 class RestoredRun:
@@ -24,7 +33,9 @@ class RestoredRun:
     if not os.path.exists(path):
       raise FileNotFoundError(f"{workdir} holds no config.json: not a tldomain run's workdir.")
     with open(path, encoding="utf-8") as f:
-      self.config = ml_collections.ConfigDict(json.load(f))
+      # Fields added to the defaults after the run was made take their defaults.
+      self.config = ml_collections.ConfigDict(
+          with_defaults(defaults.base_config().to_dict(), json.load(f)))
     method = get_method(self.config.method.name)
     self.data = train.RunData(self.config, uses_target=True)
     self.mesh = sharding.make_mesh()
