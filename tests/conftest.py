@@ -51,6 +51,7 @@ def small_config(data_dir):
     config.train.log_every = 4
     config.train.eval_every = 6
     config.train.progress_bar = False
+    config.selection.num_examples = 64  # small evaluations: these runs test the trainer
     return config
 
   return make

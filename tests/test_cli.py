@@ -18,7 +18,7 @@ def small_run_flags(data_dir: str, workdir: str) -> list[str]:
   return [f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
           "--config.train.steps=6", "--config.train.eval_every=6",
           "--config.data.batch_size=8", "--config.model.bottleneck_dim=16",
-          "--config.train.progress_bar=False"]
+          "--config.train.progress_bar=False", "--config.selection.num_examples=64"]
 
 
 def test_cli_trains_with_overrides(data_dir, tmp_path):

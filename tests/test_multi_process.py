@@ -28,7 +28,7 @@ def command(data_dir: str, workdir: str, *extra: str) -> list[str]:
           f"--config.train.steps={STEPS}", "--config.train.eval_every=3",
           "--config.train.log_every=1", "--config.data.batch_size=8",
           "--config.model.bottleneck_dim=16", "--config.method.discriminator_hidden=(16, 16)",
-          "--config.train.progress_bar=False", *extra]
+          "--config.train.progress_bar=False", "--config.selection.num_examples=64", *extra]
 
 
 def env_with_devices(n: int) -> dict:

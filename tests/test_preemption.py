@@ -21,7 +21,8 @@ def start(data_dir: str, workdir: str, steps: int) -> subprocess.Popen:
        f"--config.data.data_dir={data_dir}", f"--config.train.steps={steps}",
        "--config.train.eval_every=5", "--config.train.log_every=5",
        "--config.data.batch_size=8", "--config.model.bottleneck_dim=16",
-       "--config.method.discriminator_hidden=(16, 16)", "--config.train.progress_bar=False"],
+       "--config.method.discriminator_hidden=(16, 16)", "--config.train.progress_bar=False",
+       "--config.selection.num_examples=64"],
       cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
