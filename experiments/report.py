@@ -132,11 +132,17 @@ def selection_table(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
-def plot_curves(rows: list[dict], path: str) -> None:
-  """Target test accuracy over training, one panel per task, mean over seeds."""
+def pyplot():
+  """matplotlib.pyplot on the file-only Agg backend (no display needed), imported late."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def plot_curves(rows: list[dict], path: str) -> None:
+  """Target test accuracy over training, one panel per task, mean over seeds."""
+  plt = pyplot()
   done = [r for r in rows if not r.get("failed") and r.get("evaluations")]
   tasks = list(dict.fromkeys(r["task"] for r in done))
   fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
@@ -158,9 +164,7 @@ def plot_curves(rows: list[dict], path: str) -> None:
 def plot_tsne(workdir: str, task: str, methods: Sequence[str], seed: int, size: int,
               path: str) -> dict[str, float]:
   """t-SNE of source/target features for each method's run; returns A-distances."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = pyplot()
   from tldomain import analysis  # pylint: disable=g-import-not-at-top
   from tldomain.inference import RestoredRun  # pylint: disable=g-import-not-at-top
   fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 5), squeeze=False)

@@ -149,19 +149,20 @@ def evaluate(predict_step, state: TrainState, run_data: RunData, config, mesh
   """
   out = {name: predict(predict_step, state, split, config, mesh)
          for name, split in run_data.eval_splits.items()}
-  record = {}
+  record, losses = {}, {}
   for name in ("source_val", "target_test"):
     logits, labels = out[name]["logits"], out[name]["label"]
+    losses[name] = cross_entropy(logits, labels)
     correct = np.argmax(logits, -1) == labels
     record[f"{name}_accuracy"] = float(np.mean(correct))
     # Mean of per-class accuracies: VisDA-2017's headline metric.
     record[f"{name}_class_mean_accuracy"] = float(np.mean(
         [correct[labels == c].mean() for c in np.unique(labels)]))
-    record[f"{name}_loss"] = float(np.mean(cross_entropy(logits, labels)))
+    record[f"{name}_loss"] = float(np.mean(losses[name]))
   record.update(selection.label_free_criteria(
       source_train_features=out["selection_source"]["features"],
       source_val_features=out["source_val"]["features"],
-      source_val_losses=cross_entropy(out["source_val"]["logits"], out["source_val"]["label"]),
+      source_val_losses=losses["source_val"],
       target_features=out["selection_target"]["features"],
       target_logits=out["selection_target"]["logits"],
       snd_temperature=config.selection.snd_temperature))
