@@ -5,8 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "tldomain")
 
@@ -93,3 +91,45 @@ def test_no_import_circles_in_the_package():
   assert "tldomain.data.core" in graph["tldomain.data.builders.folder"]
   cycle = find_cycle(graph)
   assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+# Imports the compute core with TensorFlow made unimportable, builds a DANN
+# config, compiles the steps and trains one step on a synthetic batch.
+NO_TENSORFLOW_STEP = r"""
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path=None, target=None):
+    if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
+      raise ImportError(f"{name} is blocked: the compute core must not need it")
+    return None
+
+sys.meta_path.insert(0, NoTensorFlow())
+import numpy as np
+from tldomain import compute, defaults, sharding
+from tldomain.methods import get_method
+
+config = defaults.set_method(defaults.base_config(), "dann")
+config.model.bottleneck_dim = 16
+config.method.discriminator_hidden = (16, 16)
+config.data.batch_size = 4
+config.train.steps = 10
+mesh = sharding.make_mesh()
+compiled = compute.compile_steps(config, get_method("dann"), 10, mesh)
+rng = np.random.default_rng(0)
+images = lambda: rng.normal(size=(4, 28, 28, 3)).astype(np.float32)
+batch = sharding.global_batch({"source": {"image": images(), "label": np.arange(4, dtype=np.int32)},
+                               "target": {"image": images()}}, mesh)
+state, metrics = compiled.train_step(compiled.initial_state, batch)
+assert int(state.step) == 1 and np.isfinite(float(metrics["loss"])), metrics
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tensorflow_datasets"))
+assert not loaded, loaded
+print("ok", float(metrics["loss"]))
+"""
+
+
+def test_compute_core_trains_a_dann_step_without_tensorflow():
+  result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW_STEP], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.startswith("ok ")
