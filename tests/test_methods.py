@@ -184,11 +184,17 @@ def test_cdan_entropy_weights():
 
 # ---- MCC ------------------------------------------------------------------------
 
-def np_mcc(logits, temperature):
+def np_mcc_weights(logits, temperature):
+  p = np_softmax(logits / temperature)
+  w = 1 + np.exp(-np_entropy(p))
+  return len(p) * w / w.sum()
+
+
+def np_mcc(logits, temperature, weights=None):
+  """The loss; `weights` fixes the example weights (the gradient holds them constant)."""
   p = np_softmax(logits / temperature)
   n, c = p.shape
-  w = 1 + np.exp(-np_entropy(p))
-  w = n * w / w.sum()
+  w = np_mcc_weights(logits, temperature) if weights is None else weights
   confusion = np.zeros((c, c))
   for i in range(n):
     confusion += w[i] * np.outer(p[i], p[i])
@@ -197,15 +203,17 @@ def np_mcc(logits, temperature):
 
 
 def test_mcc_matches_numpy_value_and_gradient():
+  """The gradient holds the entropy weights constant, as the authors' code detaches them."""
   logits = RNG.randn(7, 5) * 2
   assert float(mcc.class_confusion(jnp.array(logits), 2.5)) == pytest.approx(
       np_mcc(logits, 2.5), rel=1e-5)
+  weights = np_mcc_weights(logits, 2.5)
   eps, numeric = 1e-6, np.zeros_like(logits)
   for idx in np.ndindex(logits.shape):
     up, down = logits.copy(), logits.copy()
     up[idx] += eps
     down[idx] -= eps
-    numeric[idx] = (np_mcc(up, 2.5) - np_mcc(down, 2.5)) / (2 * eps)
+    numeric[idx] = (np_mcc(up, 2.5, weights) - np_mcc(down, 2.5, weights)) / (2 * eps)
   with jax.enable_x64():
     grad = jax.grad(lambda x: mcc.class_confusion(x, 2.5))(jnp.asarray(logits))
   np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-8)
