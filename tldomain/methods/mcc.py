@@ -13,12 +13,12 @@ import jax
 import jax.numpy as jnp
 
 from tldomain.methods.base import LossInputs, Method
-from tldomain.methods.losses import accuracy, cross_entropy, entropy
+from tldomain.methods.losses import accuracy, cross_entropy, entropy, loss_dtype
 from tldomain.methods.registry import register
 
 
 def class_confusion(target_logits: jax.Array, temperature: float = 2.5) -> jax.Array:
-  probs = jax.nn.softmax(target_logits.astype(jnp.float32) / temperature)
+  probs = jax.nn.softmax(loss_dtype(target_logits) / temperature)
   n, num_classes = probs.shape
   w = 1.0 + jnp.exp(-jax.lax.stop_gradient(entropy(probs)))
   w = n * w / jnp.sum(w)
