@@ -39,3 +39,15 @@ def restore_checkpoint(workdir: str, step: int) -> dict:
   target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
                         metadata)
   return checkpointer.restore(path, target)
+
+
+def assert_accuracy_is_the_predictions(workdir: str, results: dict, test_size: int) -> None:
+  """results.json's target accuracy is that of the final model's predictions on
+  the whole target test split, restored from the run's checkpoint."""
+  from tldomain.inference import RestoredRun  # pylint: disable=g-import-not-at-top
+  run = RestoredRun(workdir)
+  assert run.step == results["steps"]
+  outputs = run.outputs("target_test", test_size + 1)  # more than there are: all of them
+  assert len(outputs["label"]) == test_size
+  accuracy = float(np.mean(np.argmax(outputs["logits"], axis=-1) == outputs["label"]))
+  assert results["target_test_accuracy"] == accuracy, (results["target_test_accuracy"], accuracy)

@@ -47,8 +47,31 @@ def np_mmd_linear(kernel, n):
   return np.mean(hs)
 
 
-@pytest.mark.parametrize("estimator, reference", [("quadratic", np_mmd_quadratic),
-                                                  ("linear", np_mmd_linear)])
+def np_mmd_tllib_quadratic(kernel, n):
+  """Transfer-Learning-Library's: within-domain pairs i != j at 1/(n(n-1)), every
+  cross pair at -1/n^2, plus 2/(n-1)."""
+  total = 0.0
+  for i, j in itertools.product(range(n), repeat=2):
+    if i != j:
+      total += (kernel[i, j] + kernel[n + i, n + j]) / (n * (n - 1))
+    total -= (kernel[i, n + j] + kernel[n + i, j]) / (n * n)
+  return total + 2.0 / (n - 1)
+
+
+def np_mmd_tllib_linear(kernel, n):
+  """Transfer-Learning-Library's: the n wrap-around pairs (i, i+1 mod n) at 1/n, plus 2/(n-1)."""
+  total = 0.0
+  for a in range(n):
+    b = (a + 1) % n
+    total += kernel[a, b] + kernel[n + a, n + b] - kernel[a, n + b] - kernel[b, n + a]
+  return total / n + 2.0 / (n - 1)
+
+
+ESTIMATORS = [("quadratic", np_mmd_quadratic), ("linear", np_mmd_linear),
+              ("tllib_quadratic", np_mmd_tllib_quadratic), ("tllib_linear", np_mmd_tllib_linear)]
+
+
+@pytest.mark.parametrize("estimator, reference", ESTIMATORS)
 def test_mmd_matches_numpy(estimator, reference):
   xs, xt = RNG.randn(8, 5), RNG.randn(8, 5) + 0.7
   kernel, _ = np_kernel(np.concatenate([xs, xt]))
@@ -57,11 +80,10 @@ def test_mmd_matches_numpy(estimator, reference):
       expected, rel=1e-4, abs=1e-6)
 
 
-@pytest.mark.parametrize("estimator", ["quadratic", "linear"])
-def test_mmd_gradient_matches_finite_differences(estimator):
+@pytest.mark.parametrize("estimator, reference", ESTIMATORS)
+def test_mmd_gradient_matches_finite_differences(estimator, reference):
   xs, xt = RNG.randn(6, 3), RNG.randn(6, 3) + 0.5
   _, mean_d2 = np_kernel(np.concatenate([xs, xt]))
-  reference = np_mmd_quadratic if estimator == "quadratic" else np_mmd_linear
 
   def numpy_loss(source):  # bandwidth held at its value, as the JAX loss does
     return reference(np_kernel(np.concatenate([source, xt]), mean_d2=mean_d2)[0], 6)
@@ -109,7 +131,7 @@ def test_jan_matches_numpy_product_kernel():
 def test_mmd_rejects_unequal_batches_and_unknown_estimators():
   with pytest.raises(ValueError, match="equal source and target batches"):
     mmd.mk_mmd(jnp.ones((4, 2)), jnp.ones((6, 2)))
-  with pytest.raises(ValueError, match="Valid names: linear, quadratic"):
+  with pytest.raises(ValueError, match="Valid names: quadratic, linear, tllib_quadratic"):
     mmd.mk_mmd(jnp.ones((4, 2)), jnp.ones((4, 2)), "biased")
 
 
@@ -133,6 +155,33 @@ def test_coral_matches_numpy_and_its_gradient():
   with jax.enable_x64():
     grad = jax.grad(lambda s: coral.coral(s, jnp.asarray(xt)))(jnp.asarray(xs))
   np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
+
+
+def np_coral_tllib(xs, xt):
+  """TLL's and DomainBed's CORAL: mean((mu_s - mu_t)^2) + mean((C_s - C_t)^2)."""
+  d = xs.shape[1]
+  mean_gap = np.sum((xs.mean(0) - xt.mean(0)) ** 2) / d
+  return mean_gap + np.sum((np.cov(xs, rowvar=False) - np.cov(xt, rowvar=False)) ** 2) / d ** 2
+
+
+def test_coral_tllib_variant_matches_numpy_and_its_gradient():
+  xs, xt = RNG.randn(9, 5), RNG.randn(9, 5) * 1.3 + 0.4
+  with jax.enable_x64():
+    value, grad = jax.value_and_grad(lambda s: coral.coral(s, jnp.asarray(xt), "tllib"))(
+        jnp.asarray(xs))
+  assert float(value) == pytest.approx(np_coral_tllib(xs, xt), rel=1e-10)
+  eps, numeric = 1e-6, np.zeros_like(xs)
+  for idx in np.ndindex(xs.shape):
+    up, down = xs.copy(), xs.copy()
+    up[idx] += eps
+    down[idx] -= eps
+    numeric[idx] = (np_coral_tllib(up, xt) - np_coral_tllib(down, xt)) / (2 * eps)
+  np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
+  # The variants are different objectives: the paper's has no mean term.
+  assert float(coral.coral(jnp.array(xs), jnp.array(xt) + 3.0, "tllib")) > float(
+      coral.coral(jnp.array(xs), jnp.array(xt), "tllib"))
+  with pytest.raises(ValueError, match="coral.variant"):
+    coral.coral(jnp.array(xs), jnp.array(xt), "domainbed")
 
 
 def test_coral_is_zero_for_identical_batches_and_grows_with_scale():
@@ -184,11 +233,17 @@ def test_cdan_entropy_weights():
 
 # ---- MCC ------------------------------------------------------------------------
 
-def np_mcc(logits, temperature):
+def np_mcc_weights(logits, temperature):
+  p = np_softmax(logits / temperature)
+  w = 1 + np.exp(-np_entropy(p))
+  return len(p) * w / w.sum()
+
+
+def np_mcc(logits, temperature, weights=None):
+  """The loss; `weights` fixes the example weights (the gradient holds them constant)."""
   p = np_softmax(logits / temperature)
   n, c = p.shape
-  w = 1 + np.exp(-np_entropy(p))
-  w = n * w / w.sum()
+  w = np_mcc_weights(logits, temperature) if weights is None else weights
   confusion = np.zeros((c, c))
   for i in range(n):
     confusion += w[i] * np.outer(p[i], p[i])
@@ -197,15 +252,17 @@ def np_mcc(logits, temperature):
 
 
 def test_mcc_matches_numpy_value_and_gradient():
+  """The gradient holds the entropy weights constant, as the authors' code detaches them."""
   logits = RNG.randn(7, 5) * 2
   assert float(mcc.class_confusion(jnp.array(logits), 2.5)) == pytest.approx(
       np_mcc(logits, 2.5), rel=1e-5)
+  weights = np_mcc_weights(logits, 2.5)
   eps, numeric = 1e-6, np.zeros_like(logits)
   for idx in np.ndindex(logits.shape):
     up, down = logits.copy(), logits.copy()
     up[idx] += eps
     down[idx] -= eps
-    numeric[idx] = (np_mcc(up, 2.5) - np_mcc(down, 2.5)) / (2 * eps)
+    numeric[idx] = (np_mcc(up, 2.5, weights) - np_mcc(down, 2.5, weights)) / (2 * eps)
   with jax.enable_x64():
     grad = jax.grad(lambda x: mcc.class_confusion(x, 2.5))(jnp.asarray(logits))
   np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-8)

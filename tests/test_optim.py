@@ -67,6 +67,25 @@ def test_learning_rate_multiplier_scales_the_first_update(small_config):
                                err_msg=path)
 
 
+def np_updates(name, params, grads, lrs, wd, momentum=0.9, b1=0.9, b2=0.999, eps=1e-8):
+  """Each step's parameters, by hand: PyTorch's SGD (Nesterov) and Adam with
+  coupled L2 weight decay, and AdamW with decoupled decay."""
+  p, m, v, trace, out = params.copy(), 0.0, 0.0, 0.0, []
+  for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
+    if name != "adamw":
+      g = g + wd * p  # coupled: the decay goes through the optimizer
+    if name == "sgd":
+      trace = momentum * trace + g
+      p = p - lr * (g + momentum * trace)
+    else:
+      m = b1 * m + (1 - b1) * g
+      v = b2 * v + (1 - b2) * g * g
+      step = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+      p = p - lr * (step + (wd * p if name == "adamw" else 0.0))
+    out.append(p)
+  return out
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
 def test_optimizers_build_and_step(small_config, name):
   config = small_config("source_only")
@@ -74,6 +93,28 @@ def test_optimizers_build_and_step(small_config, name):
   compiled, mesh = compiled_dann(config)
   state, metrics = compiled.train_step(compiled.initial_state, on_mesh(synthetic_batch(8), mesh))
   assert int(state.step) == 1 and np.isfinite(float(metrics["loss"]))
+  # The optimizer the step uses is the named one: three steps of it, on two
+  # groups (one at lr x 0.1) with weight decay, against the update rules by hand.
+  config.optim.weight_decay, config.optim.groups.backbone.lr_mult = 0.05, 0.1
+  rng = np.random.RandomState(0)
+  params = {"backbone": {"w": rng.randn(5)}, "head": {"w": rng.randn(3)}}
+  grads = [{"backbone": {"w": rng.randn(5)}, "head": {"w": rng.randn(3)}} for _ in range(3)]
+  total_steps = 10
+  optimizer = optim.build_optimizer(config.optim, params, total_steps)
+  opt_state, current = optimizer.init(params), params
+  steps = []
+  for g in grads:
+    updates, opt_state = optimizer.update(g, opt_state, current)
+    current = jax.tree.map(lambda p, u: p + u, current, updates)
+    steps.append(current)
+  lrs = [config.optim.lr * (1 + config.optim.lr_alpha * t / total_steps) ** -config.optim.lr_beta
+         for t in range(3)]
+  for group, mult in (("backbone", 0.1), ("head", 1.0)):
+    expected = np_updates(name, params[group]["w"], [g[group]["w"] for g in grads],
+                          [mult * lr for lr in lrs], 0.05)
+    for t, (got, want) in enumerate(zip(steps, expected)):
+      np.testing.assert_allclose(got[group]["w"], want, rtol=1e-5, atol=1e-7,
+                                 err_msg=f"{name}, {group}, step {t + 1}")
 
 
 def test_unknown_optimizer_lists_valid_names(small_config):

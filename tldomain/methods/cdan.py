@@ -14,7 +14,7 @@ import optax
 
 from tldomain.methods.base import LossInputs, Method
 from tldomain.methods.dann import dann_coefficient
-from tldomain.methods.losses import accuracy, cross_entropy, entropy
+from tldomain.methods.losses import accuracy, cross_entropy, entropy, loss_dtype
 from tldomain.methods.registry import register
 from tldomain.models import DomainDiscriminator, reverse_gradient
 
@@ -42,15 +42,16 @@ def cdan_loss(inputs: LossInputs, hparams):
   ce = cross_entropy(inputs.source.logits, inputs.labels)
   n_source = inputs.source.features.shape[0]
   features = jnp.concatenate([inputs.source.features, inputs.target.features])
-  logits = jnp.concatenate([inputs.source.logits, inputs.target.logits]).astype(jnp.float32)
+  logits = loss_dtype(jnp.concatenate([inputs.source.logits, inputs.target.logits]))
   probs = jax.lax.stop_gradient(jax.nn.softmax(logits))
   h = multilinear_map(features, probs, hparams.max_multilinear_dim,
                       hparams.random_dim, hparams.random_seed)
   coeff = dann_coefficient(inputs.progress, hparams.grl_gamma)
   domain_logits = inputs.apply("discriminator", reverse_gradient(h, coeff))
   domain_labels = jnp.concatenate([jnp.ones(n_source), jnp.zeros(features.shape[0] - n_source)])
-  per_example = optax.sigmoid_binary_cross_entropy(domain_logits.astype(jnp.float32),
-                                                   domain_labels)
+  domain_logits = loss_dtype(domain_logits)
+  per_example = optax.sigmoid_binary_cross_entropy(domain_logits,
+                                                   domain_labels.astype(domain_logits.dtype))
   if hparams.entropy_conditioning:
     weights = jax.lax.stop_gradient(entropy_weights(probs))
   else:

@@ -13,14 +13,14 @@ import jax.numpy as jnp
 import optax
 
 from tldomain.methods.base import LossInputs, Method
-from tldomain.methods.losses import accuracy, binary_cross_entropy
+from tldomain.methods.losses import accuracy, binary_cross_entropy, loss_dtype
 from tldomain.methods.registry import register
 from tldomain.models import DomainDiscriminator
 
 
 def importance_weights(domain_logits: jax.Array, max_weight: float) -> jax.Array:
   """exp(-logit) clipped to [0, max_weight], normalised to mean one."""
-  w = jnp.minimum(jnp.exp(-domain_logits.astype(jnp.float32)), max_weight)
+  w = jnp.minimum(jnp.exp(-loss_dtype(domain_logits)), max_weight)
   return w / jnp.mean(w)
 
 
@@ -34,7 +34,7 @@ def importance_weighting_loss(inputs: LossInputs, hparams):
                        binary_cross_entropy(target_logits, jnp.zeros_like(target_logits)))
   weights = jax.lax.stop_gradient(importance_weights(source_logits, hparams.max_weight))
   per_example = optax.softmax_cross_entropy_with_integer_labels(
-      inputs.source.logits.astype(jnp.float32), inputs.labels)
+      loss_dtype(inputs.source.logits), inputs.labels)
   weighted_ce = jnp.mean(weights * per_example)
   return weighted_ce + domain_loss, {
       "weighted_source_ce": weighted_ce, "domain_loss": domain_loss,

@@ -3,6 +3,9 @@
 The joint kernel is the product of a multi-kernel Gaussian on the bottleneck
 features (bandwidths 2^k mean d^2, k = -3..1) and a Gaussian of fixed
 bandwidth 0.92 on the softmax outputs, as in Transfer-Learning-Library's JAN.
+`estimator` as for MMD (tldomain/methods/kernels.py): "quadratic" (unbiased,
+the default), "linear", "tllib_quadratic" (TLL's JAN default, used by the
+Office/VisDA recipes) or "tllib_linear".
 """
 
 import jax
@@ -11,7 +14,7 @@ import jax.numpy as jnp
 from tldomain.methods.base import LossInputs, Method
 from tldomain.methods.kernels import (check_same_size, fixed_gaussian_kernel,
                                       mmd_from_kernel, multi_gaussian_kernel)
-from tldomain.methods.losses import accuracy, cross_entropy
+from tldomain.methods.losses import accuracy, cross_entropy, loss_dtype
 from tldomain.methods.registry import register
 
 
@@ -26,8 +29,8 @@ def joint_mmd(source_features, target_features, source_probs, target_probs,
 def jan_loss(inputs: LossInputs, hparams):
   ce = cross_entropy(inputs.source.logits, inputs.labels)
   jmmd = joint_mmd(inputs.source.features, inputs.target.features,
-                   jax.nn.softmax(inputs.source.logits.astype(jnp.float32)),
-                   jax.nn.softmax(inputs.target.logits.astype(jnp.float32)),
+                   jax.nn.softmax(loss_dtype(inputs.source.logits)),
+                   jax.nn.softmax(loss_dtype(inputs.target.logits)),
                    hparams.output_sigma, hparams.estimator)
   return ce + hparams.trade_off * jmmd, {
       "source_ce": ce, "jmmd": jmmd,

@@ -4,20 +4,23 @@ On the target batch: probabilities at temperature T (2.5), examples weighted by
 1 + exp(-entropy) normalised to sum to the batch size, class confusion
 C = (P * w)^T P with each row normalised to sum to one; the loss is the
 off-diagonal mass sum(C) - trace(C) divided by the number of classes.
+The weights are held constant for the gradient (`stop_gradient`), as in the
+authors' code (Transfer-Learning-Library's `tllib/self_training/mcc.py`
+detaches the entropy): they reweight examples, they are not a term to minimise.
 """
 
 import jax
 import jax.numpy as jnp
 
 from tldomain.methods.base import LossInputs, Method
-from tldomain.methods.losses import accuracy, cross_entropy, entropy
+from tldomain.methods.losses import accuracy, cross_entropy, entropy, loss_dtype
 from tldomain.methods.registry import register
 
 
 def class_confusion(target_logits: jax.Array, temperature: float = 2.5) -> jax.Array:
-  probs = jax.nn.softmax(target_logits.astype(jnp.float32) / temperature)
+  probs = jax.nn.softmax(loss_dtype(target_logits) / temperature)
   n, num_classes = probs.shape
-  w = 1.0 + jnp.exp(-entropy(probs))
+  w = 1.0 + jnp.exp(-jax.lax.stop_gradient(entropy(probs)))
   w = n * w / jnp.sum(w)
   confusion = (probs * w[:, None]).T @ probs
   confusion = confusion / jnp.sum(confusion, axis=1, keepdims=True)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from tldomain.methods.base import LossInputs, Method
 from tldomain.methods.dann import dann_coefficient
-from tldomain.methods.losses import accuracy, cross_entropy
+from tldomain.methods.losses import accuracy, cross_entropy, loss_dtype
 from tldomain.methods.registry import register
 from tldomain.models import reverse_gradient
 
@@ -37,7 +37,7 @@ def margin_disparity(source_logits, source_adv_logits, target_logits, target_adv
   source_pred = jnp.argmax(source_logits, axis=-1)
   target_pred = jnp.argmax(target_logits, axis=-1)
   source_term = cross_entropy(source_adv_logits, source_pred)
-  target_probs = jax.nn.softmax(target_adv_logits.astype(jnp.float32))
+  target_probs = jax.nn.softmax(loss_dtype(target_adv_logits))
   p = jnp.take_along_axis(target_probs, target_pred[:, None], axis=-1)[:, 0]
   # log(1 - p), kept finite as p -> 1 (Transfer-Learning-Library's shift_log).
   target_term = jnp.mean(jnp.log(jnp.minimum(1.0 - p + 1e-6, 1.0)))

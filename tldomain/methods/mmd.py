@@ -2,8 +2,12 @@
 
 MMD^2 between the bottleneck features of the source and target halves of the
 batch, with five Gaussian kernels of bandwidth 2^k times the mean pairwise
-squared distance, k = -3..1; `estimator` picks the quadratic unbiased or the
-linear-time statistic (Transfer-Learning-Library's default is linear).
+squared distance, k = -3..1. `estimator` (tldomain/methods/kernels.py):
+"quadratic" (unbiased U-statistic), "linear" (the DAN paper's linear-time
+statistic over n/2 disjoint pairs; the default), or Transfer-Learning-Library's
+"tllib_linear" (its DAN default, used by the Office/VisDA recipes) and
+"tllib_quadratic". The estimators differ in value and gradient scale, so a
+trade-off tuned for one does not carry over to another.
 """
 
 import jax.numpy as jnp
