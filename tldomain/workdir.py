@@ -112,6 +112,7 @@ def check_identity(workdir: str, config: ml_collections.ConfigDict, write: bool)
     logging.warning("%s has checkpoints but no %s; it is taken as this config's run.",
                     workdir, CONFIG_FILE)
   if write:
+    os.makedirs(workdir, exist_ok=True)
     results.write_json(path, _as_json(config))
 
 
@@ -172,18 +173,49 @@ def claim(workdir: str, config: ml_collections.ConfigDict) -> Iterator[None]:
     yield
 
 
-def _set_aside(checkpointer: Checkpointer, step: int, workdir: str) -> str:
-  """Moves a checkpoint that does not restore out of the way, so that training
-  writes that step again and later restarts do not trip on it."""
-  folder = os.path.join(workdir, "corrupt_checkpoints")
-  os.makedirs(folder, exist_ok=True)
-  target = os.path.join(folder, str(step))
-  suffix = 0
-  while os.path.exists(target):
-    suffix += 1
-    target = os.path.join(folder, f"{step}.{suffix}")
-  os.replace(os.path.join(checkpointer.directory, str(step)), target)
-  return target
+def _unreadable_metadata(directory: str, step: int) -> str | None:
+  """Why a checkpoint's JSON files do not parse (Orbax reads them all on opening
+  the folder, so one damaged file would stop every restore), or None."""
+  for name in ("_CHECKPOINT_METADATA", os.path.join("metrics", "metrics")):
+    path = os.path.join(directory, str(step), name)
+    if os.path.exists(path):
+      try:
+        with open(path, encoding="utf-8") as f:
+          json.load(f)
+      except (OSError, ValueError) as e:
+        return f"{path} does not parse: {e}"
+  return None
+
+
+class _Aside:
+  """Moves damaged checkpoints to `<workdir>/corrupt_checkpoints`, so that training
+  writes those steps again and later restarts do not trip on them; `undo` puts
+  them back (when nothing restores, the fault may be the config, not the files)."""
+
+  def __init__(self, workdir: str, directory: str):
+    self.folder = os.path.join(workdir, "corrupt_checkpoints")
+    self.directory = directory
+    self.moves: list[tuple[str, str]] = []
+
+  def move(self, step: int) -> None:
+    os.makedirs(self.folder, exist_ok=True)
+    target, suffix = os.path.join(self.folder, str(step)), 0
+    while os.path.exists(target):
+      suffix += 1
+      target = os.path.join(self.folder, f"{step}.{suffix}")
+    source = os.path.join(self.directory, str(step))
+    os.replace(source, target)
+    self.moves.append((source, target))
+
+  def undo(self) -> None:
+    for source, target in reversed(self.moves):
+      os.replace(target, source)
+    self.moves.clear()
+
+
+def _first_line(error) -> str:
+  text = str(error).strip()
+  return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _restore_latest(workdir: str, config, initial_state, write: bool):
@@ -192,36 +224,43 @@ def _restore_latest(workdir: str, config, initial_state, write: bool):
   directory = os.path.join(workdir, "checkpoints")
   make = lambda: Checkpointer(directory, config.checkpoint.best_metric,
                               config.checkpoint.best_mode)
+  aside = _Aside(workdir, directory)
+  failures: list[tuple[int, str]] = []
+  if write:  # other processes of a multi-process run leave the files to process 0
+    for step in checkpoint_steps(workdir):
+      reason = _unreadable_metadata(directory, step)
+      if reason:
+        failures.append((step, reason))
+        aside.move(step)
   checkpointer = make()
-  steps = sorted(checkpointer.all_steps(), reverse=True)
-  failures = []
-  for step in steps:
+  for step in sorted(checkpointer.all_steps(), reverse=True):
     try:
       state = checkpointer.restore(step, initial_state)
     except Exception as e:  # Orbax raises many types for damaged files.
-      failures.append((step, e))
-      logging.warning("The checkpoint at step %d in %s does not restore: %s: %s", step,
-                      directory, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+      failures.append((step, _first_line(e)))
+      if not write:
+        break
+      checkpointer.close()
+      aside.move(step)
+      checkpointer = make()
       continue
     if failures:
-      # An older checkpoint restores: the newer ones are damaged, not of another shape.
-      moved = [_set_aside(checkpointer, s, workdir) for s, _ in failures] if write else []
-      logging.warning("Resuming from the previous good checkpoint, step %d; the damaged "
-                      "checkpoint(s) at step(s) %s %s.", step,
-                      ", ".join(str(s) for s, _ in failures),
-                      f"were moved to {', '.join(moved)}" if moved else "are skipped")
-      checkpointer.close()
-      checkpointer = make()
+      logging.warning(
+          "Resuming from the previous good checkpoint, step %d. The checkpoint(s) at "
+          "step(s) %s do not restore (%s) and were moved to %s.", step,
+          ", ".join(str(s) for s, _ in failures), "; ".join(r for _, r in failures),
+          aside.folder)
     else:
       logging.info("Resuming from the checkpoint at step %d in %s.", step, directory)
     return checkpointer, state
   if failures:
-    step, error = failures[0]
+    checkpointer.close()
+    aside.undo()
+    steps = ", ".join(str(s) for s, _ in failures)
     raise WorkdirError(
-        f"No checkpoint in {directory} restores into this run's state (step {step}: "
-        f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). If "
-        f"they are damaged, delete {directory} to train again from step 0, or use a new "
-        "--workdir.") from error
+        f"No checkpoint in {directory} restores into this run's state (step(s) {steps}: "
+        f"{failures[0][1]}). If they are damaged, delete {directory} to train again from "
+        "step 0, or use a new --workdir.")
   return checkpointer, initial_state
 
 
