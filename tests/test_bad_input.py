@@ -145,7 +145,7 @@ def test_image_modes_are_scaled_to_8_bits_or_refused(tmp_path):
       common.encoded_image(encoded(image, "TIFF"), path)
 
 
-def test_folder_of_16_bit_pngs_keeps_its_values(tmp_path):
+def test_folder_of_16_bit_pngs_keeps_its_values(tmp_path, capsys):
   files = {}
   for c in ("a", "b"):
     files[f"{c}/x.png"] = encoded(Image.fromarray(np.array(
@@ -154,6 +154,8 @@ def test_folder_of_16_bit_pngs_keeps_its_values(tmp_path):
   builder = domains.prepared_builder(f"folder:{root}", str(tmp_path / "tfds"))
   images = fx.read_split(builder, "train")["image"]
   np.testing.assert_array_equal(images[:, 0, :, 0], [[0, 200, 255, 122]] * 2)
+  # A folder downloads nothing: TFDS's "Downloading and preparing dataset" line is noise.
+  assert "Downloading" not in capsys.readouterr().out
 
 
 # 3. Folder walking that cannot hang.

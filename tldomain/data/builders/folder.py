@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 
+from absl import logging
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
@@ -95,6 +96,15 @@ class FolderDomain(common.ImageFilesBuilder):
         builder=self, description=__doc__,
         features=common.image_features(self.builder_config.classes),
         supervised_keys=("image", "label"), metadata=tfds.core.MetadataDict())
+
+  # TFDS prints "Downloading and preparing dataset Unknown size ..." for every
+  # build; a folder domain downloads nothing, so say what happens instead.
+  def _log_download_bytes(self) -> None:
+    logging.info("Preparing %s%s in %s.", FOLDER_PREFIX, self.builder_config.root,
+                 self.data_dir)
+
+  def _log_download_done(self) -> None:
+    pass
 
   def release(self) -> common.FolderRelease:
     return common.FolderRelease(self.builder_config.root)
