@@ -69,6 +69,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_every = 500  # evaluation and checkpoint interval, in steps
   c.train.stop_at_step = -1  # > 0: save and exit after this step (time-sliced jobs)
   c.train.progress_bar = True
+  # Resume a workdir whose checkpoints come from a config that trains differently
+  # (tldomain/workdir.py lists what counts); without it such a restart stops.
+  c.train.force_config = False
 
   # Multi-process runs: see tldomain.sharding.initialize_distributed.
   c.distributed = ml_collections.ConfigDict()

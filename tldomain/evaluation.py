@@ -8,7 +8,6 @@ four evaluation splits into the record every mode writes to
 target test, and the label-free selection criteria (tldomain/selection.py).
 """
 
-import json
 import os
 from typing import Iterable, Iterator, Mapping
 
@@ -17,7 +16,7 @@ import numpy as np
 from scipy import special
 
 from tldomain import selection, sharding
-from tldomain.metrics import read_jsonl
+from tldomain.metrics import dumps, read_jsonl
 
 # The outputs `evaluation_record` reads: name -> what it is.
 EVAL_SPLITS = {
@@ -108,10 +107,10 @@ class EvaluationLog:
     self.records = [r for r in records if r["step"] <= start_step]
     if enabled:
       with open(self.path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r) + "\n" for r in self.records)
+        f.writelines(dumps(r) + "\n" for r in self.records)
 
   def add(self, step: int, record: dict[str, float]) -> None:
     self.records = [r for r in self.records if r["step"] != step] + [{"step": step, **record}]
     if self.enabled:
       with open(self.path, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"step": step, **record}) + "\n")
+        f.write(dumps({"step": step, **record}) + "\n")

@@ -22,6 +22,14 @@ class NonFiniteLossError(FloatingPointError):
   """The training loss became NaN or infinite; the run stops without saving."""
 
 
+_SIGTERM_RECEIVED = threading.Event()
+
+
+def sigterm_received() -> bool:
+  """Whether a loop of this process stopped early on SIGTERM (the CLI's exit status)."""
+  return _SIGTERM_RECEIVED.is_set()
+
+
 class PreemptionNotice:
   """Turns SIGTERM (a scheduler's preemption notice) into a flag the loop checks.
 
@@ -36,6 +44,7 @@ class PreemptionNotice:
   def _handle(self, signum, frame):
     del signum, frame
     self.received = True
+    _SIGTERM_RECEIVED.set()
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
@@ -70,6 +79,19 @@ class LossMonitor:
             f"checkpoint is kept ({last_good_checkpoint}) and nothing after it was "
             "saved. Lower the learning rate or the method's trade-off and start again.")
     self._pending.clear()
+
+
+def check_evaluation(step: int, record: dict[str, float], last_good_checkpoint: str) -> None:
+  """A finite training loss can come with a state that evaluates to NaN (BatchNorm
+  running statistics overflowing, for one); such an evaluation is neither
+  recorded nor saved."""
+  bad = {k: v for k, v in record.items() if k.endswith("_loss") and not np.isfinite(v)}
+  if bad:
+    raise NonFiniteLossError(
+        f"The evaluation at step {step} is not finite "
+        f"({', '.join(f'{k}={v}' for k, v in sorted(bad.items()))}); stopping without "
+        f"recording it. The last good checkpoint is kept ({last_good_checkpoint}). Lower "
+        "the learning rate or the method's trade-off and start again.")
 
 
 @dataclasses.dataclass
@@ -147,6 +169,7 @@ def train_loop(state, start_step: int, train_step: Callable, batches: Iterator,
         if step % schedule.eval_every == 0 or step == total_steps:
           monitor.check(last_saved)  # a non-finite state is never evaluated
           last_eval = evaluate(state)
+          check_evaluation(step, last_eval, last_saved)
           evaluations.add(step, last_eval)
           writer.write(step, {f"eval/{k}": v for k, v in last_eval.items()})
           save(step, last_eval)

@@ -3,7 +3,25 @@
 import json
 import math
 import os
-from typing import Mapping
+from typing import Any, Mapping
+
+
+def strict(value: Any) -> Any:
+  """`value` with every NaN or infinite float replaced by None, so that it
+  encodes as strict JSON (no bare NaN or Infinity tokens, which most JSON
+  readers reject)."""
+  if isinstance(value, float):
+    return value if math.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: strict(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [strict(v) for v in value]
+  return value
+
+
+def dumps(value: Any, **kwargs) -> str:
+  """Strict JSON of `value` (see `strict`)."""
+  return json.dumps(strict(value), allow_nan=False, **kwargs)
 
 
 class MetricWriter:
@@ -26,9 +44,8 @@ class MetricWriter:
     if not self.enabled:
       return
     scalars = {k: float(v) for k, v in scalars.items()}
-    record = {"step": int(step), **{k: (v if math.isfinite(v) else str(v))
-                                    for k, v in scalars.items()}}
-    self._jsonl.write(json.dumps(record) + "\n")
+    # A non-finite value is written as null (strict JSON).
+    self._jsonl.write(dumps({"step": int(step), **scalars}) + "\n")
     self._jsonl.flush()
     with self._summary.as_default(step=int(step)):
       for name, value in scalars.items():

@@ -1,6 +1,5 @@
-"""What every trainer writes to its workdir: the config it ran and `results.json`."""
+"""What every trainer writes to its workdir at the end: `results.json`."""
 
-import json
 import os
 import time
 from typing import Any
@@ -9,19 +8,16 @@ from absl import logging
 import ml_collections
 
 from tldomain import selection
+from tldomain.metrics import dumps
 
 
 def write_json(path: str, value: Any) -> None:
-  """Writes `value` to `path` atomically (a temporary file renamed into place)."""
+  """Writes `value` to `path` atomically (a temporary file renamed into place), as
+  strict JSON: a NaN or infinite value is written as null."""
   tmp = path + ".tmp"
   with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(value, f, indent=2, sort_keys=True)
+    f.write(dumps(value, indent=2, sort_keys=True))
   os.replace(tmp, path)
-
-
-def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-  with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-    f.write(config.to_json_best_effort(indent=2))
 
 
 def finish(config: ml_collections.ConfigDict, workdir: str, outcome, checkpointer,

@@ -14,19 +14,36 @@ def stream_seed(seed: int, name: str) -> int:
   return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
+def _listed(names) -> str:
+  shown = ", ".join(repr(n) for n in names[:10])
+  return shown + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
 def check_same_classes(source: data.Split, target: data.Split) -> None:
-  """Source and target must share one class index, names included where known."""
+  """Label i must mean the same class on both sides, or the run would train on
+  scrambled labels. Classes are matched by name whenever both sides name them
+  (digit names such as "0" ... "9" included); only a side without names is
+  matched by count alone."""
+  a, b = list(source.class_names), list(target.class_names)
+  src, tgt = f"Source {source.domain!r}", f"target {target.domain!r}"
+  if a and b and a != b:
+    only_source = [n for n in a if n not in set(b)]
+    only_target = [n for n in b if n not in set(a)]
+    if only_source or only_target:
+      parts = ([f"only in the source: {_listed(only_source)}"] if only_source else []) + (
+          [f"only in the target: {_listed(only_target)}"] if only_target else [])
+      raise ValueError(
+          f"{src} and {tgt} do not have the same classes, so labels would not line up: "
+          f"{'; '.join(parts)}. Give both domains the same class names (for folder "
+          "domains, rename or remove class folders).")
+    differ = [f"{i}: {x!r} vs {y!r}" for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    raise ValueError(
+        f"{src} and {tgt} have the same class names in a different order, so labels "
+        f"would not line up: {'; '.join(differ[:10])}" + (" ..." if len(differ) > 10 else "")
+        + ". Use domains whose labels follow one class order.")
   if source.num_classes != target.num_classes:
-    raise ValueError(f"Source {source.domain!r} has {source.num_classes} classes but target "
-                     f"{target.domain!r} has {target.num_classes}.")
-  generic = lambda names: not names or all(n.isdigit() for n in names)
-  if not (generic(source.class_names) or generic(target.class_names)) and (
-      source.class_names != target.class_names):
-    differ = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in
-              enumerate(zip(source.class_names, target.class_names)) if a != b]
-    raise ValueError(f"Source {source.domain!r} and target {target.domain!r} name their "
-                     f"classes differently, so labels would not line up: {'; '.join(differ[:10])}"
-                     + (" ..." if len(differ) > 10 else ""))
+    raise ValueError(f"{src} has {source.num_classes} classes but {tgt} has "
+                     f"{target.num_classes}.")
 
 
 def subset_indices(num_examples: int, size: int) -> np.ndarray:

@@ -180,7 +180,13 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
   except ImportError:
     raise ImportError(f"Reading {path} needs PyTorch (pip install torch); or convert it "
                       "elsewhere with scripts/convert_weights.py.") from None
-  obj = torch.load(path, map_location="cpu", weights_only=True)
+  try:
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+  except Exception as e:  # pickle, zip and torch errors alike: not a plain state dict
+    raise WeightsMismatchError(
+        f"{path} is not a PyTorch state dict: torch.load(weights_only=True) cannot read it "
+        f"({type(e).__name__}; a whole pickled model, or not a torch file). Save the "
+        "weights with torch.save(model.state_dict(), path).") from e
   if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
     obj = obj["state_dict"]  # training checkpoints wrap the weights
   if not isinstance(obj, dict):

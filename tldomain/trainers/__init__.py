@@ -10,6 +10,8 @@ from typing import Callable
 
 import ml_collections
 
+from tldomain import config_checks
+from tldomain import workdir as workdir_lib
 from tldomain.registry import Registry
 from tldomain.trainers import features, finetune
 
@@ -21,5 +23,12 @@ TRAINERS.register("features", features.run)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
-  """Runs the trainer `config.train.mode` names in `workdir` (see each trainer's `run`)."""
-  return TRAINERS.get(config.train.mode)(config, workdir)
+  """Runs the trainer `config.train.mode` names in `workdir` (see each trainer's `run`).
+
+  First, before any data is read: the config's values are checked, the workdir
+  is locked and a restart's config is checked against the run it resumes.
+  """
+  trainer = TRAINERS.get(config.train.mode)
+  config_checks.check(config)
+  with workdir_lib.claim(workdir, config):
+    return trainer(config, workdir)

@@ -133,13 +133,7 @@ class FolderRelease(Release):
     return os.path.join(self.path, *name[len(self.prefix):].split("/"))
 
   def _list(self) -> list[str]:
-    names = []
-    for folder, dirs, files in os.walk(self.path, followlinks=True):
-      dirs.sort()
-      rel = os.path.relpath(folder, self.path)
-      prefix = self.prefix + ("" if rel == "." else rel.replace(os.sep, "/") + "/")
-      names.extend(prefix + f for f in sorted(files))
-    return names
+    return [self.prefix + rel for rel in walk_files(self.path)]
 
   def read(self, wanted):
     for name in wanted:
@@ -148,6 +142,57 @@ class FolderRelease(Release):
           yield name, f.read()
       except OSError as e:
         yield name, e
+
+
+def _scan(folder: str) -> list[os.DirEntry]:
+  try:
+    with os.scandir(folder) as entries:
+      return sorted(entries, key=lambda e: e.name)
+  except OSError as e:
+    raise DatasetContentError(f"Cannot list the folder {folder}: {e.strerror or e}. Make it "
+                              "readable, or move it out of the dataset folder.") from e
+
+
+def entry_kind(entry: os.DirEntry) -> str:
+  """"dir", "file", or "broken" for a link that leads nowhere (missing, or a loop
+  of links such as a -> b, b -> a)."""
+  try:
+    return "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
+  except OSError:  # ELOOP: is_dir() raises instead of answering False
+    return "broken"
+
+
+def walk_files(root: str) -> list[str]:
+  """Relative posix paths of the files under `root`, following links to folders.
+
+  Each real folder is listed once (its resolved path is remembered), so links
+  that loop (a link to `..`) or repeat a folder cannot make the listing grow
+  without end; they and links that lead nowhere are skipped with a warning that
+  names them. A folder that cannot be listed is an error naming it.
+  """
+  names: list[str] = []
+  seen = {os.path.realpath(root)}
+  pending = [(root, "")]
+  while pending:
+    folder, rel = pending.pop()
+    subfolders = []
+    for entry in _scan(folder):
+      kind = entry_kind(entry)
+      if kind == "broken" or (kind == "other" and entry.is_symlink()):
+        logging.warning("Skipping %s: a link that leads nowhere (%s).", entry.path,
+                        os.readlink(entry.path) if entry.is_symlink() else "unreadable")
+      elif kind == "file":
+        names.append(rel + entry.name)
+      elif kind == "dir":
+        real = os.path.realpath(entry.path)
+        if real in seen:
+          logging.warning("Skipping %s: it is the folder %s, already listed (a link that "
+                          "loops or repeats a folder).", entry.path, real)
+          continue
+        seen.add(real)
+        subfolders.append((entry.path, rel + entry.name + "/"))
+    pending.extend(reversed(subfolders))  # depth first, in name order
+  return names
 
 
 class ZipRelease(Release):
@@ -235,13 +280,40 @@ def _strict_pil():
     ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
+# Modes whose values PIL's convert("RGB") keeps as they are (8 bits per channel;
+# alpha is dropped and the colour kept, as torchvision's ImageFolder does).
+EIGHT_BIT_MODES = ("1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "LA", "La", "PA", "CMYK",
+                   "YCbCr")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+class UnsupportedImageError(CorruptImageError):
+  """An image that decodes but whose pixel values have no defined 8-bit scale."""
+
+
+def to_rgb(image: Image.Image, where: str) -> Image.Image:
+  """`image` as 8-bit RGB. 16-bit grey is scaled (x / 257, rounded: 65535 -> 255),
+  not clipped at 255 as PIL's convert does; 32-bit integer and float images
+  (modes I and F) have no fixed range, so they are refused."""
+  if image.mode in SIXTEEN_BIT_MODES:
+    values = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.rint(values / 257.0).astype(np.uint8), mode="L").convert("RGB")
+  if image.mode not in EIGHT_BIT_MODES:
+    kind = {"F": "32-bit float", "I": "32-bit integer"}.get(image.mode, "unsupported")
+    raise UnsupportedImageError(
+        f"{where} is a mode {image.mode} ({kind}) image: its values have no fixed range "
+        "to scale to 8 bits. Save it as an 8-bit (or 16-bit greyscale) PNG or JPEG. "
+        f"{skip_hint()}")
+  return image.convert("RGB")
+
+
 def encoded_image(data: bytes | Exception, where: str) -> bytes:
   """`data` as JPEG or PNG bytes that TensorFlow decodes to grey or RGB.
 
   Every image is decoded once here, so a corrupt or truncated file fails the
   build naming `where` instead of failing a training run later. JPEG and PNG
-  files in grey or RGB are kept byte for byte; others (palette, alpha, CMYK,
-  other formats) are converted to RGB.
+  files in 8-bit grey or RGB are kept byte for byte; others (palette, alpha,
+  16-bit grey, CMYK, other formats) are converted to 8-bit RGB by `to_rgb`.
   """
   if isinstance(data, Exception):
     raise CorruptImageError(f"Cannot read {where}: {data}. {skip_hint()}")
@@ -251,7 +323,9 @@ def encoded_image(data: bytes | Exception, where: str) -> bytes:
       if image.format in ("JPEG", "PNG") and image.mode in ("RGB", "L"):
         return data
       fmt = "JPEG" if image.format == "JPEG" else "PNG"
-      rgb = image.convert("RGB")
+      rgb = to_rgb(image, where)
+  except UnsupportedImageError:
+    raise
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise CorruptImageError(f"Corrupt or truncated image {where}: {e}. {skip_hint()}") from e
   out = io.BytesIO()

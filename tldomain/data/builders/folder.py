@@ -1,8 +1,10 @@
 """Any folder of images in class subfolders, `root/<class_name>/<image>`, as a
 domain named `folder:/path/to/root` in a config.
 
-The classes are the subfolder names, sorted: label i is the i-th name, so two
-folders with the same class subfolders share one class index. A class folder
+The classes are the subfolder names, sorted, numerically when every name is an
+integer (1, 2, ..., 10; else as strings): label i is the i-th name, so two
+folders with the same class subfolders share one class index. Links to folders
+are followed; a link that loops or leads nowhere is skipped with a warning. A class folder
 without images, or a root without class folders, is an error; files outside
 class folders are ignored. One split, `train`, serves as both train and test.
 
@@ -17,6 +19,7 @@ import hashlib
 import os
 import re
 
+from absl import logging
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
@@ -25,9 +28,21 @@ from tldomain.data.core import FOLDER_PREFIX, DatasetNotFoundError, Domain
 LAYOUT = "root/<class_name>/<image>"
 
 
+def class_order(names) -> list[str]:
+  """Names sorted as strings; when every name is an integer, by value (1, 2, ..., 10)."""
+  if names and all(re.fullmatch(r"[0-9]+", n) for n in names):
+    return sorted(names, key=lambda n: (int(n), n))
+  return sorted(names)
+
+
 def class_names(root: str) -> list[str]:
-  """The class subfolders of `root`, sorted."""
-  return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+  """The class subfolders of `root`, in `class_order`."""
+  try:
+    entries = list(os.scandir(root))
+  except OSError as e:
+    raise DatasetNotFoundError(f"{FOLDER_PREFIX}{root}: cannot list it: {e.strerror or e}.") from e
+  return class_order([e.name for e in entries
+                      if not e.name.startswith(".") and common.entry_kind(e) == "dir"])
 
 
 @dataclasses.dataclass
@@ -81,6 +96,15 @@ class FolderDomain(common.ImageFilesBuilder):
         builder=self, description=__doc__,
         features=common.image_features(self.builder_config.classes),
         supervised_keys=("image", "label"), metadata=tfds.core.MetadataDict())
+
+  # TFDS prints "Downloading and preparing dataset Unknown size ..." for every
+  # build; a folder domain downloads nothing, so say what happens instead.
+  def _log_download_bytes(self) -> None:
+    logging.info("Preparing %s%s in %s.", FOLDER_PREFIX, self.builder_config.root,
+                 self.data_dir)
+
+  def _log_download_done(self) -> None:
+    pass
 
   def release(self) -> common.FolderRelease:
     return common.FolderRelease(self.builder_config.root)
