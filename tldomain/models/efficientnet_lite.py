@@ -112,7 +112,7 @@ VARIANTS.register("efficientnet_lite4", LiteVariant(1.4, 1.8, 300, 0.3))
 
 def conv(features: int, kernel: int, stride: int = 1, groups: int = 1, name: str | None = None,
          dtype=jnp.float32) -> nn.Conv:
-  """TF-'SAME' bias-free conv; He-normal fan-out init as TF's EfficientNet."""
+  """TF-"SAME" bias-free conv; init N(0, 2 / fan_out) as TF's EfficientNet."""
   return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding="SAME",
                  use_bias=False, feature_group_count=groups, name=name, dtype=dtype,
                  param_dtype=jnp.float32,
