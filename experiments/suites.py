@@ -182,7 +182,9 @@ def execute(suite_runs: Sequence[Run], workdir: str, progress_bar: bool = True) 
   A run whose loss diverges is recorded in `failed.json` in its workdir and the
   sweep goes on; the collector lists it.
   """
-  from tldomain import train  # pylint: disable=g-import-not-at-top (imports JAX, TF)
+  from tldomain import trainers  # pylint: disable=g-import-not-at-top (imports JAX, TF)
+  from tldomain.loop import NonFiniteLossError  # pylint: disable=g-import-not-at-top
+  from tldomain.results import write_json  # pylint: disable=g-import-not-at-top
   from tldomain.console import quiet_library_logs  # pylint: disable=g-import-not-at-top
   quiet_library_logs()
   results = []
@@ -199,9 +201,9 @@ def execute(suite_runs: Sequence[Run], workdir: str, progress_bar: bool = True) 
     config = run.config()
     config.train.progress_bar = config.train.progress_bar and progress_bar
     try:
-      outcome = train.run(config, run_dir)
-    except train.NonFiniteLossError as e:
-      train.write_json(os.path.join(run_dir, "failed.json"), {"error": str(e)})
+      outcome = trainers.run(config, run_dir)
+    except NonFiniteLossError as e:
+      write_json(os.path.join(run_dir, "failed.json"), {"error": str(e)})
       print(f"   diverged: {e}", flush=True)
       continue
     if outcome is None:  # stopped early (SIGTERM): the rest waits for the next start

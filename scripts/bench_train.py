@@ -6,7 +6,7 @@
 For each (model, method) this times one training step on a fixed synthetic
 batch of `--batch` source (+ `--batch` target) images:
 
-- tldomain: the trainer's own compiled step (`tldomain.train.compile_steps`:
+- tldomain: the trainers' own compiled step (`tldomain.compute.compile_steps`:
   modules, optax optimizer groups, the jitted step over a mesh of all JAX
   devices, the batch sharded on its batch axis, the state donated), with the
   base config's SGD (lr 0.01, momentum 0.9, Nesterov, weight decay 1e-3).
@@ -30,6 +30,10 @@ next. Memory: on GPU, JAX's `peak_bytes_in_use` of device 0 and PyTorch's
 `torch.cuda.max_memory_allocated()`; on CPU, the child's peak resident set size
 (`resource.getrusage(RUSAGE_SELF).ru_maxrss`), shown with its value right after
 the framework was imported, since the libraries themselves are part of it.
+
+It needs JAX, PyTorch and torchvision, not TensorFlow: the JAX side imports only
+tldomain's compute core (tldomain/compute.py), so it runs on a machine with no
+TensorFlow installed (a common GPU image).
 """
 
 import argparse
@@ -67,7 +71,7 @@ def bench_jax(case: dict) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   # Compile time is measured: no persistent cache may answer for the compiler.
   jax.config.update("jax_enable_compilation_cache", False)
-  from tldomain import defaults, sharding, train  # pylint: disable=g-import-not-at-top
+  from tldomain import compute, defaults, sharding  # pylint: disable=g-import-not-at-top
   from tldomain.methods import get_method  # pylint: disable=g-import-not-at-top
   import_rss = peak_rss_mib()
 
@@ -88,7 +92,7 @@ def bench_jax(case: dict) -> dict:
   if method.uses_target:
     batch["target"] = {"image": target}
   batch = sharding.global_batch(batch, mesh)
-  compiled = train.compile_steps(config, method, classes, mesh)
+  compiled = compute.compile_steps(config, method, classes, mesh)
   state = compiled.initial_state
 
   start = time.perf_counter()

@@ -12,7 +12,7 @@ import numpy as np
 
 from tldomain import defaults, sharding
 from tldomain.methods import get_method
-from tldomain.train import compile_steps
+from tldomain.compute import compile_steps
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from helpers import flat, on_mesh, synthetic_batch  # noqa: E402

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from tldomain import data, train
+from tldomain import data, trainers
 from tldomain.data import domains
 from tldomain.data.builders import common, folder
 
@@ -92,7 +92,7 @@ def test_run_between_two_folder_domains_writes_results(small_config, tmp_path):
   config.data.data_dir = str(tmp_path / "tfds")
   config.train.log_every = config.train.eval_every = 4
   workdir = str(tmp_path / "run")
-  results = train.run(config, workdir)
+  results = trainers.run(config, workdir)
   on_disk = json.load(open(os.path.join(workdir, "results.json")))
   assert on_disk == results and results["steps"] == 4
   assert (results["source"], results["target"]) == (f"folder:{source}", f"folder:{target}")

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tldomain import data, train
+from tldomain import data, trainers
 from tldomain.data import domains
 
 import release_fixtures as fx
@@ -63,7 +63,7 @@ def test_run_from_usps_to_mnist_test_split(small_config, real_tfds, tmp_path):
   config.data.eval_batch_size = 512
   config.train.log_every = config.train.eval_every = 4
   workdir = str(tmp_path / "run")
-  results = train.run(config, workdir)
+  results = trainers.run(config, workdir)
   on_disk = json.load(open(os.path.join(workdir, "results.json")))
   assert on_disk == results
   assert (results["source"], results["target"], results["steps"]) == ("usps", "mnist", 4)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from tldomain import data, train
+from tldomain import data, trainers
 
 from torch_reference import assert_close
 
@@ -25,7 +25,7 @@ def test_features_mode_caches_features_and_trains_a_linear_head(
   config.model.pretrained = resnet18_file
   config.model.bottleneck_dim = 0  # a linear head on the 512-d features
   workdir = str(tmp_path / "run")
-  results = train.run(config, workdir)
+  results = trainers.run(config, workdir)
 
   assert json.load(open(os.path.join(workdir, "results.json"))) == results
   assert {"method", "source", "target", "steps", "target_test_accuracy",
@@ -39,7 +39,9 @@ def test_features_mode_caches_features_and_trains_a_linear_head(
   # The cached features are the PyTorch model's pooled features of the same images.
   folder = os.path.join(workdir, "features")
   files = sorted(os.listdir(folder))
-  assert len(files) == 3  # source train and test, target test (source-only reads no target train)
+  # Source train and test, target train and test: the selection criteria read
+  # unlabelled target features even when the method does not train on them.
+  assert len(files) == 4
   test_file = [f for f in files if f.startswith("usps-test[:500]-")][0]
   cached = np.load(os.path.join(folder, test_file))
   split = data.load_split("usps", "test[:500]", config.data.data_dir, config.data.manual_dir)
@@ -56,7 +58,7 @@ def test_features_mode_caches_features_and_trains_a_linear_head(
 
   # A rerun reuses the cache and reproduces the result.
   mtimes = {f: os.path.getmtime(os.path.join(folder, f)) for f in files}
-  again = train.run(config, workdir)
+  again = trainers.run(config, workdir)
   assert again["target_test_accuracy"] == results["target_test_accuracy"]
   assert {f: os.path.getmtime(os.path.join(folder, f)) for f in files} == mtimes
 
@@ -64,5 +66,6 @@ def test_features_mode_caches_features_and_trains_a_linear_head(
 def test_unknown_train_mode_lists_the_valid_ones(small_config, tmp_path):
   config = small_config("source_only")
   config.train.mode = "linear_probe"
-  with pytest.raises(ValueError, match="Valid modes: features, finetune"):
-    train.run(config, str(tmp_path / "run"))
+  with pytest.raises(KeyError, match="Unknown train.mode 'linear_probe'. Valid names: "
+                     "features, finetune"):
+    trainers.run(config, str(tmp_path / "run"))

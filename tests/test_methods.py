@@ -257,7 +257,7 @@ def test_importance_weights_average_one_clip_and_follow_the_density_ratio():
 def test_method_takes_finite_training_steps(small_config, name):
   from tldomain import sharding  # pylint: disable=g-import-not-at-top
   from tldomain.methods import get_method  # pylint: disable=g-import-not-at-top
-  from tldomain.train import compile_steps  # pylint: disable=g-import-not-at-top
+  from tldomain.compute import compile_steps  # pylint: disable=g-import-not-at-top
   from helpers import flat, on_mesh, synthetic_batch  # pylint: disable=g-import-not-at-top
   config = small_config(name, steps=10)
   mesh = sharding.make_mesh(jax.devices()[:1])

@@ -4,7 +4,7 @@ import pytest
 
 from tldomain import optim, sharding
 from tldomain.methods import get_method
-from tldomain.train import compile_steps
+from tldomain.compute import compile_steps
 
 from helpers import flat, on_mesh, synthetic_batch
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tldomain import methods, train
+from tldomain import compute, methods, trainers
 from tldomain.steps import ModuleRunner, init_variables, method_loss
 
 from helpers import restore_checkpoint, synthetic_batch
@@ -20,7 +20,7 @@ def test_bfloat16_run_trains_and_saves_float32_state(small_config, tmp_path):
   config.model.dtype = "bfloat16"
   config.train.eval_every = 4
   config.selection.num_examples = 64  # a small evaluation: this test is about dtypes
-  results = train.run(config, str(tmp_path / "bf16"))
+  results = trainers.run(config, str(tmp_path / "bf16"))
   assert 0.0 <= results["target_test_accuracy"] <= 1.0
   state = restore_checkpoint(str(tmp_path / "bf16"), 4)
   assert float_dtypes(state["params"]) == {"float32"}
@@ -57,7 +57,7 @@ def test_bfloat16_modules_compute_in_bfloat16_and_hand_losses_float32(small_conf
   for dtype in ("float32", "bfloat16"):
     config = small_config("dann")
     config.model.dtype = dtype
-    modules = train.build_modules(config, method, num_classes=10)
+    modules = compute.build_modules(config.model, method, config.method, num_classes=10)
     params, stats, out = forward(modules, method, config.method, batch, key)
     assert float_dtypes((params, stats)) == {"float32"}
     # Each module's own output is in the compute dtype ...
@@ -77,4 +77,5 @@ def test_unknown_dtype_lists_the_valid_ones(small_config):
   config.model.dtype = "float16"
   with pytest.raises(KeyError, match=r"Unknown model.dtype 'float16'. Valid names: "
                                      r"bfloat16, float32."):
-    train.build_modules(config, methods.get_method("dann"), num_classes=10)
+    compute.build_modules(config.model, methods.get_method("dann"), config.method,
+                          num_classes=10)

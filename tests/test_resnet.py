@@ -13,7 +13,7 @@ import timm
 import torch
 import torchvision
 
-from tldomain import optim, train
+from tldomain import optim, trainers
 from tldomain.data.transforms import TRANSFORMS
 from tldomain.models import BACKBONES, build_backbone, convert, pretrained, resnet
 
@@ -171,7 +171,7 @@ def test_finetune_from_converted_torchvision_checkpoint_with_a_new_head(
   config.optim.groups.backbone.lr_mult = 0.1  # Transfer-Learning-Library's recipe
   config.train.eval_every = 2
   workdir = str(tmp_path / "run")
-  results = train.run(config, workdir)
+  results = trainers.run(config, workdir)
   assert json.load(open(os.path.join(workdir, "results.json"))) == results
   assert (results["source"], results["target"]) == ("usps", "mnist")
   assert (results["backbone"], results["steps"]) == ("resnet18", 2)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tldomain import methods, train
+from tldomain import loop, methods, run_data, trainers
 from tldomain.methods.base import Method
 from tldomain.methods.losses import cross_entropy
 from tldomain.metrics import read_jsonl
@@ -15,7 +15,7 @@ from helpers import flat, restore_checkpoint
 
 def test_dann_run_writes_results_metrics_checkpoints(small_config, tmp_path):
   workdir = str(tmp_path / "run")
-  results = train.run(small_config("dann", steps=12), workdir)
+  results = trainers.run(small_config("dann", steps=12), workdir)
   on_disk = json.load(open(os.path.join(workdir, "results.json")))
   assert on_disk == results
   for key in ("method", "source", "target", "steps", "target_test_accuracy", "wall_seconds"):
@@ -40,21 +40,21 @@ def test_dann_run_writes_results_metrics_checkpoints(small_config, tmp_path):
 
 def test_stopped_and_restarted_run_ends_equal_to_uninterrupted(small_config, tmp_path):
   whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
-  train.run(small_config("dann", steps=12), whole)
+  trainers.run(small_config("dann", steps=12), whole)
   config = small_config("dann", steps=12)
   config.train.stop_at_step = 7  # not a checkpoint interval: the stop saves step 7
-  assert train.run(config, parts) is None
+  assert trainers.run(config, parts) is None
   assert not os.path.exists(os.path.join(parts, "results.json"))
   assert 7 in [int(s) for s in os.listdir(os.path.join(parts, "checkpoints")) if s.isdigit()]
   config.train.stop_at_step = -1
-  results = train.run(config, parts)
+  results = trainers.run(config, parts)
   assert results["resumed_from_step"] == 7
   a, b = flat(restore_checkpoint(whole, 12)), flat(restore_checkpoint(parts, 12))
   assert sorted(a) == sorted(b)
   for key in a:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
   # Restarting a finished run trains nothing and reports the same accuracy.
-  again = train.run(config, parts)
+  again = trainers.run(config, parts)
   assert again["resumed_from_step"] == 12
   assert again["target_test_accuracy"] == results["target_test_accuracy"]
 
@@ -72,9 +72,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
   config = small_config("nan_after_half", steps=12)
   config.train.eval_every = 3
   workdir = str(tmp_path / "nan")
-  with pytest.raises(train.NonFiniteLossError,
+  with pytest.raises(loop.NonFiniteLossError,
                      match=r"loss is nan at step 7;.*last good checkpoint is kept \(step 6 in "):
-    train.run(config, workdir)
+    trainers.run(config, workdir)
   steps = [int(s) for s in os.listdir(os.path.join(workdir, "checkpoints")) if s.isdigit()]
   assert 6 in steps and max(steps) == 6
   assert not os.path.exists(os.path.join(workdir, "results.json"))
@@ -86,21 +86,21 @@ def test_unknown_method_and_backbone_list_valid_names(small_config, tmp_path):
   config = small_config("source_only")
   config.model.backbone = "resnet5O"
   with pytest.raises(KeyError, match="Unknown backbone 'resnet5O'. Valid names: .*digits_cnn"):
-    train.run(config, str(tmp_path / "bad"))
+    trainers.run(config, str(tmp_path / "bad"))
   config = small_config("source_only")
   config.data.target = "mnist_n"
   with pytest.raises(KeyError, match="Unknown dataset 'mnist_n'. Valid names: .*uci_digits_m"):
-    train.run(config, str(tmp_path / "bad2"))
+    trainers.run(config, str(tmp_path / "bad2"))
 
 
 def test_split_overrides_pick_the_splits(small_config, tmp_path):
   config = small_config("dann", steps=2)
   config.data.target_train_split = "test"  # transductive: adapt on the test images
   config.data.source_val_split = "train"
-  run_data = train.RunData(config, uses_target=True)
-  assert run_data.target_train.split == "test" and len(run_data.target_train) == 450
-  assert run_data.source_val.split == "train" and len(run_data.source_val) == 1347
-  assert run_data.target_test.split == "test"
+  splits = run_data.RunData(config.data, True, config.selection.num_examples)
+  assert splits.target_train.split == "test" and len(splits.target_train) == 450
+  assert splits.source_val.split == "train" and len(splits.source_val) == 1347
+  assert splits.target_test.split == "test"
 
 
 def test_source_and_target_must_share_class_names():
@@ -111,9 +111,9 @@ def test_source_and_target_must_share_class_names():
     return data.Split(domain, "train", empty, np.zeros(1, np.int64), 3, len(names), False,
                       tuple(names))
 
-  train.check_same_classes(split("a", ["cat", "dog"]), split("b", ["cat", "dog"]))
-  train.check_same_classes(split("a", ["0", "1"]), split("b", ["cat", "dog"]))  # unnamed
+  run_data.check_same_classes(split("a", ["cat", "dog"]), split("b", ["cat", "dog"]))
+  run_data.check_same_classes(split("a", ["0", "1"]), split("b", ["cat", "dog"]))  # unnamed
   with pytest.raises(ValueError, match="name their classes differently.*0: 'cat' vs 'bike'"):
-    train.check_same_classes(split("a", ["cat", "dog"]), split("b", ["bike", "dog"]))
+    run_data.check_same_classes(split("a", ["cat", "dog"]), split("b", ["bike", "dog"]))
   with pytest.raises(ValueError, match="has 2 classes but target 'b' has 3"):
-    train.check_same_classes(split("a", ["cat", "dog"]), split("b", ["a", "b", "c"]))
+    run_data.check_same_classes(split("a", ["cat", "dog"]), split("b", ["a", "b", "c"]))

@@ -58,9 +58,12 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.train = ml_collections.ConfigDict()
   # "finetune": train everything end to end; "features": the frozen backbone's
-  # features are computed once and cached in the workdir, then only the
-  # bottleneck and head train on them (tldomain/features.py).
+  # features are computed once and cached, then only the
+  # bottleneck and head train on them (tldomain/trainers/).
   c.train.mode = "finetune"
+  # Features mode: the folder of cached backbone features; "" = <workdir>/features.
+  # Runs that share one folder (a suite's seeds and methods) extract each split once.
+  c.train.features_cache = ""
   c.train.steps = 2000
   c.train.log_every = 50
   c.train.eval_every = 500  # evaluation and checkpoint interval, in steps

@@ -7,7 +7,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from tldomain import data, defaults, sharding, train
+from tldomain import compute, data, defaults, evaluation, run_data, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import get_method
 
@@ -25,7 +25,7 @@ class RestoredRun:
   """The model of a run at one of its checkpoints, with the run's own data splits.
 
   `outputs(split_name, n)` gives the features and logits of the first `n`
-  examples of a fixed random order of that split (see train.subset).
+  examples of a fixed random order of that split (see run_data.subset).
   """
 
   def __init__(self, workdir: str, step: int | None = None):
@@ -37,9 +37,10 @@ class RestoredRun:
       self.config = ml_collections.ConfigDict(
           with_defaults(defaults.base_config().to_dict(), json.load(f)))
     method = get_method(self.config.method.name)
-    self.data = train.RunData(self.config, uses_target=True)
+    self.data = run_data.RunData(self.config.data, uses_target=True,
+                                 selection_examples=self.config.selection.num_examples)
     self.mesh = sharding.make_mesh()
-    compiled = train.compile_steps(self.config, method, self.data.num_classes, self.mesh)
+    compiled = compute.compile_steps(self.config, method, self.data.num_classes, self.mesh)
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"),
                                 self.config.checkpoint.best_metric,
                                 self.config.checkpoint.best_mode)
@@ -59,5 +60,8 @@ class RestoredRun:
               "target_train": self.data.target_train, "target_test": self.data.target_test}
     if split not in splits:
       raise ValueError(f"Unknown split {split!r}; valid: {', '.join(splits)}.")
-    chosen: data.Split = train.subset(splits[split], size)
-    return train.predict(self._predict, self.state, chosen, self.config, self.mesh)
+    chosen: data.Split = run_data.subset(splits[split], size)
+    d = self.config.data
+    return evaluation.predict(
+        self._predict, self.state,
+        data.eval_batches(chosen, d.eval_batch_size, d.eval_transform, d.image_size), self.mesh)

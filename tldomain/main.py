@@ -43,9 +43,9 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   quiet_library_logs()
-  from tldomain import sharding, train  # pylint: disable=g-import-not-at-top
+  from tldomain import sharding, trainers  # pylint: disable=g-import-not-at-top
   sharding.initialize_distributed(_CONFIG.value.distributed)
-  results = train.run(_CONFIG.value, _WORKDIR.value)
+  results = trainers.run(_CONFIG.value, _WORKDIR.value)
   if results is not None and jax.process_index() == 0:
     logging.info("Results: %s", json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in

@@ -5,8 +5,6 @@ import math
 import os
 from typing import Mapping
 
-import tensorflow as tf
-
 
 class MetricWriter:
   """Writes scalars to `<workdir>/metrics.jsonl` and TensorBoard events.
@@ -18,6 +16,9 @@ class MetricWriter:
     self.enabled = enabled
     if not enabled:
       return
+    # TensorBoard writing is the one part of this module that needs TensorFlow.
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self._tf = tf
     self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
     self._summary = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
 
@@ -31,7 +32,7 @@ class MetricWriter:
     self._jsonl.flush()
     with self._summary.as_default(step=int(step)):
       for name, value in scalars.items():
-        tf.summary.scalar(name, value)
+        self._tf.summary.scalar(name, value)
     self._summary.flush()
 
   def close(self) -> None:

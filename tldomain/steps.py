@@ -1,4 +1,4 @@
-"""Pure step functions: initialisation, one training step, one evaluation step.
+"""Pure step functions: initialisation, one training step, one prediction step.
 
 Modules are kept by name ({"backbone", "bottleneck", "head", "discriminator",
 ...}); parameters and BatchNorm statistics are dicts with the same keys, so a
@@ -159,24 +159,6 @@ def make_train_step(modules: Mapping[str, nn.Module], method: Method,
     return new_state, metrics
 
   return train_step
-
-
-def make_eval_step(modules: Mapping[str, nn.Module]) -> Callable[[TrainState, Batch], dict]:
-  """`eval_step(state, batch) -> sums` of correct predictions, examples and loss."""
-
-  def eval_step(state: TrainState, batch: Batch):
-    run = ModuleRunner(modules, state.params, state.batch_stats, train=False)
-    logits = classify(run, batch["image"]).logits.astype(jnp.float32)
-    mask = batch["mask"].astype(jnp.float32)
-    correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-    losses = optax.softmax_cross_entropy_with_integer_labels(
-        logits, jnp.maximum(batch["label"], 0))
-    return {"correct": (correct * mask).sum(), "count": mask.sum(),
-            "loss": (losses * mask).sum()}
-
-  return eval_step
-
-
 
 
 def make_predict_step(modules: Mapping[str, nn.Module]) -> Callable[[TrainState, jax.Array], dict]:

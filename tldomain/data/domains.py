@@ -8,31 +8,15 @@ Besides the registered names, `folder:/path/to/root` names any folder of
 `root/<class_name>/<image>` (see `tldomain/data/builders/folder.py`).
 """
 
-import dataclasses
 import os
 from typing import Any
 
 from absl import logging
 import tensorflow_datasets as tfds
 
+# DatasetNotFoundError and Domain are re-exported: builders and users import them from here too.
+from tldomain.data.core import FOLDER_PREFIX, DatasetNotFoundError, Domain  # noqa: F401
 from tldomain.registry import Registry, UnknownNameError
-
-FOLDER_PREFIX = "folder:"
-
-
-class DatasetNotFoundError(FileNotFoundError):
-  """A dataset's files are missing; the message names them and where to put them."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Domain:
-  name: str
-  builder: type[tfds.core.DatasetBuilder]
-  # A config name from the builder's BUILDER_CONFIGS, or a config object.
-  builder_config: str | tfds.core.BuilderConfig | None = None
-  train_split: str = "train"
-  test_split: str = "test"
-  description: str = ""
 
 
 class DomainRegistry(Registry[Domain]):
@@ -40,7 +24,7 @@ class DomainRegistry(Registry[Domain]):
 
   def get(self, name: str) -> Domain:
     if name.startswith(FOLDER_PREFIX) and name not in self:
-      # builders.folder imports this module, so import it only when needed.
+      # Imported on first use: most runs name no folder domain.
       from tldomain.data.builders import folder  # pylint: disable=g-import-not-at-top
       self.register(name, folder.folder_domain(name))
     try:

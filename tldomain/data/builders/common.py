@@ -24,7 +24,7 @@ from PIL import Image, ImageFile
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
-from tldomain.data.domains import DatasetNotFoundError
+from tldomain.data.core import DatasetNotFoundError
 
 # Set to 1 to skip (and log) images that do not decode instead of failing.
 SKIP_CORRUPT_ENV = "TLDOMAIN_SKIP_CORRUPT_IMAGES"

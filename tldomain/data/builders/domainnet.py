@@ -16,7 +16,8 @@ import os
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 HOMEPAGE = "http://ai.bu.edu/M3SDA/"
 BASE = "http://csr.bu.edu/ftp/visda/2019/multi-source/"

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
-from tldomain.data.domains import DatasetNotFoundError, Domain, register_domain
+from tldomain.data.core import DatasetNotFoundError, Domain
+from tldomain.data.domains import register_domain
 
 IMAGE_SIZE = 28
 DIGIT_SIZE = 20

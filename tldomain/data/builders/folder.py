@@ -20,7 +20,7 @@ import re
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import FOLDER_PREFIX, DatasetNotFoundError, Domain
+from tldomain.data.core import FOLDER_PREFIX, DatasetNotFoundError, Domain
 
 LAYOUT = "root/<class_name>/<image>"
 

@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 HOMEPAGE = "http://yann.lecun.com/exdb/mnist/"
 MIRROR = "https://storage.googleapis.com/cvdf-datasets/mnist/"

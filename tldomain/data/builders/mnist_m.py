@@ -15,7 +15,8 @@ import os
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 ARCHIVE = "mnist_m.tar.gz"
 HOMEPAGE = "http://yaroslav.ganin.net/"

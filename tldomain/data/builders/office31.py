@@ -13,7 +13,8 @@ import dataclasses
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 ARCHIVE = "domain_adaptation_images.tar.gz"
 HOMEPAGE = "https://faculty.cc.gatech.edu/~judy/domainadapt/"

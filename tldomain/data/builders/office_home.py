@@ -16,7 +16,8 @@ import dataclasses
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 ARCHIVE = "OfficeHomeDataset_10072016.zip"
 TOP = "OfficeHomeDataset_10072016"

@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 HOMEPAGE = "http://ufldl.stanford.edu/housenumbers/"
 SPLIT_FILES = {"train": ("train_32x32.mat",), "test": ("test_32x32.mat",)}

@@ -18,7 +18,8 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 HOMEPAGE = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass.html#usps"
 LIBSVM = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/"

@@ -16,7 +16,8 @@ import os
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 HOMEPAGE = "https://github.com/VisionLearningGroup/taskcv-2017-public/tree/master/classification"
 URL = "http://csr.bu.edu/ftp/visda17/clf/"

@@ -1,0 +1,53 @@
+"""`train.mode = "finetune"`: the whole network trains end to end on images.
+
+Any registered method runs here: the method supplies the loss and any extra
+modules; this trainer builds them (tldomain/compute.py), streams the run's
+data (tldomain/run_data.py) and runs the shared loop (tldomain/loop.py).
+"""
+
+import time
+
+import jax
+import ml_collections
+
+from tldomain import compute, data, evaluation, loop, results, run_data, sharding, workdir
+from tldomain.methods import get_method
+from tldomain.metrics import MetricWriter
+
+
+def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
+  """Trains, evaluates and checkpoints in `workdir_path`; resumes if it holds a checkpoint.
+
+  Returns the results (also written to `<workdir>/results.json`), or None when
+  the run stopped early (`train.stop_at_step`, or SIGTERM: a preemption notice)
+  after saving a checkpoint of the step it had reached.
+  """
+  wall_start = time.time()
+  is_main = jax.process_index() == 0
+  method = get_method(config.method.name)
+  splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples)
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(config.data.batch_size, mesh)
+  sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
+
+  compiled = compute.compile_steps(config, method, splits.num_classes, mesh)
+  opened = workdir.open_run(workdir_path, config, compiled.initial_state, write=is_main)
+  d = config.data
+
+  def evaluate(state) -> dict[str, float]:
+    outputs = {name: evaluation.predict(
+        compiled.predict_step, state,
+        data.eval_batches(split, d.eval_batch_size, d.eval_transform, d.image_size), mesh)
+               for name, split in splits.eval_splits.items()}
+    return evaluation.evaluation_record(outputs, config.selection.snd_temperature)
+
+  evaluations = evaluation.EvaluationLog(workdir_path, opened.start_step, enabled=is_main)
+  outcome = loop.train_loop(
+      opened.state, opened.start_step, compiled.train_step,
+      run_data.train_batches(d, splits, config.seed, opened.start_step, mesh), evaluate,
+      opened.checkpointer, MetricWriter(workdir_path, enabled=is_main), evaluations,
+      loop.LoopSchedule.from_config(config.train),
+      images_per_step=d.batch_size * (2 if method.uses_target else 1),
+      name=method.name, show_progress=is_main)
+  return results.finish(config, workdir_path, outcome, opened.checkpointer, evaluations,
+                        opened.start_step, mesh.size, wall_start, write=is_main)
