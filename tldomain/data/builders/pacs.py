@@ -25,7 +25,8 @@ import os
 import tensorflow_datasets as tfds
 
 from tldomain.data.builders import common
-from tldomain.data.domains import Domain, register_domain
+from tldomain.data.core import Domain
+from tldomain.data.domains import register_domain
 
 HOMEPAGE = "https://domaingeneralization.github.io/"
 SOURCE = f"{HOMEPAGE} (the Google Drive folder it links to)"
