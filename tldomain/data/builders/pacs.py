@@ -110,9 +110,10 @@ class Pacs(common.ImageFilesBuilder):
     for split, path in lists.items():
       with open(path, encoding="utf-8") as f:
         entries = common.parse_image_list(f.read(), path)
-      # The lists count from 1; check_listed_labels wants the 0-based index.
+      # The lists count from 1 in the official class order; check_listed_labels
+      # wants the 0-based index. Items carry class names, which `classes` indexes.
       entries = [(name.lstrip("/"), label - 1) for name, label in entries]
-      items = common.check_listed_labels(self.title(), entries, classes, path)
+      items = common.check_listed_labels(self.title(), entries, CLASSES, path)
       splits[split] = self._generate_examples(self.title(), release, items, path, classes)
       every.update(items)
     where = " + ".join(lists.values())
