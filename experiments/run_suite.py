@@ -41,6 +41,8 @@ def main(argv):
   if _DATA_DIR.value:
     overrides.append(("data.data_dir", os.path.abspath(_DATA_DIR.value)))
   workdir = os.path.abspath(_WORKDIR.value or os.path.join(common.ROOT, "workdirs", suite.name))
+  if suite.shared_features and not any(k == "train.features_cache" for k, _ in overrides):
+    overrides.append(("train.features_cache", os.path.join(workdir, "features")))
   seeds = [int(s) for s in _SEEDS.value] if _SEEDS.value else None
   suite_runs = suites.runs(suite, _METHODS.value, seeds, _TASKS.value, overrides)
   if _PRINT.value:

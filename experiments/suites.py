@@ -45,6 +45,9 @@ class Suite:
   methods: tuple[str, ...]
   seeds: tuple[int, ...] = (0, 1, 2)
   description: str = ""
+  # Features mode: run_suite points train.features_cache at <suite workdir>/features
+  # (unless set), so that all runs extract each domain's backbone features once.
+  shared_features: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +120,25 @@ _MNIST_TEST_AS_TARGET = (("data.target_train_split", "test"),)
 _MNIST_TEST_AS_SOURCE = (("data.source_train_split", "test[:9000]"),
                          ("data.source_val_split", "test[9000:]"))
 
+# PACS with ImageNet EfficientNet-Lite0 (configs/pacs.py) on the 6 tasks among
+# the three domains in ../shared/data. The recipes' schedules keep their shape
+# over progress (tldomain/recipes.py), so fewer steps shorten them evenly.
+_PACS_TASKS = ("photo", "art_painting", "cartoon")
+# Features: the frozen backbone at its native 224, features extracted once per
+# domain; a head trained on them in 2000 steps (seconds each).
+_PACS_FEATURES = (("train.mode", "features"), ("train.steps", 2000),
+                  ("train.eval_every", 500), ("train.log_every", 100))
+# Fine-tuning the whole network on a 2-core CPU: 128 x 128 images, batch 16 per
+# domain, 300 steps (measured: README of experiments/results/pacs).
+_PACS_FINETUNE = (("data.image_size", 128), ("data.batch_size", 16), ("train.steps", 300),
+                  ("train.eval_every", 100), ("train.log_every", 25),
+                  ("data.eval_batch_size", 64))
+
+
+def _pacs_tasks(overrides) -> tuple[Task, ...]:
+  return tuple(Task(s, t, overrides) for s in _PACS_TASKS for t in _PACS_TASKS if s != t)
+
+
 SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("embedded_digits", "configs/embedded_digits.py",
           (Task("uci_digits", "uci_digits_m"),), ("source_only", "dann"), seeds=(0,),
@@ -141,6 +163,13 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
            Task("mnist", "usps", _MNIST_TEST_AS_SOURCE)),
           DIGIT_METHODS,
           description="USPS <-> MNIST on ../shared/data (MNIST = its test split)."),
+    Suite("pacs_features", "configs/pacs.py", _pacs_tasks(_PACS_FEATURES),
+          ("source_only", "dann", "cdan", "mcc", "mdd", "mmd", "coral"),
+          description="PACS P/A/C, 6 tasks, heads on frozen ImageNet Lite0 features.",
+          shared_features=True),
+    Suite("pacs_finetune", "configs/pacs.py", _pacs_tasks(_PACS_FINETUNE),
+          ("source_only", "dann", "cdan", "mcc"), seeds=(0,),
+          description="PACS P/A/C, 6 tasks, ImageNet Lite0 fine-tuned at 128 x 128."),
 ]}
 
 

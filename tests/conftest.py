@@ -105,3 +105,21 @@ def resnet18_file(tmp_path_factory) -> str:
   path = str(tmp_path_factory.mktemp("torch") / "resnet18.pth")
   torch.save(randomised(torchvision.models.resnet18()).state_dict(), path)
   return path
+
+
+@pytest.fixture(scope="session")
+def lite_cache(tmp_path_factory) -> str:
+  """A TLDOMAIN_CACHE for the session with the packaged ImageNet Lite0 and Lite2
+  weights converted once (the `lite` extra installs them); later lookups by name
+  reuse the conversion."""
+  from tldomain.models import pretrained  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp("lite_cache"))
+  saved = os.environ.get("TLDOMAIN_CACHE")
+  os.environ["TLDOMAIN_CACHE"] = path
+  for n in (0, 2):
+    pretrained.resolve(f"efficientnet_lite{n}:imagenet", f"efficientnet_lite{n}")
+  yield path
+  if saved is None:
+    del os.environ["TLDOMAIN_CACHE"]
+  else:
+    os.environ["TLDOMAIN_CACHE"] = saved

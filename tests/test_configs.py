@@ -10,7 +10,7 @@ from tldomain.data.transforms import TRANSFORMS
 from tldomain.models import BACKBONES, pretrained
 
 CONFIGS = os.path.join(common.ROOT, "configs")
-BENCHMARKS = ("office31.py", "office_home.py", "visda2017.py")
+BENCHMARKS = ("office31.py", "office_home.py", "visda2017.py", "pacs.py")
 
 
 def load(path, arg):
@@ -85,6 +85,17 @@ def test_office_home_names_the_real_world_domain_in_every_spelling(name):
   assert module("office_home.py").domain(name) == "office_home/real_world"
 
 
+def test_pacs_uses_imagenet_lite0_at_its_resolution_and_normalisation():
+  c = load("pacs.py", "mcc,photo,A")
+  assert (c.data.source, c.data.target) == ("pacs/photo", "pacs/art_painting")
+  assert (c.model.backbone, c.model.pretrained) == ("efficientnet_lite0",
+                                                    "efficientnet_lite0:imagenet")
+  assert c.data.image_size == 224
+  assert (c.data.train_transform, c.data.eval_transform) == ("lite_train", "lite_eval")
+  assert c.optim.groups.backbone.lr_mult == 0.1
+  assert (c.optim.lr, c.model.bottleneck_dim, c.data.batch_size) == (0.005, 1024, 36)
+
+
 def test_visda2017_dann_recipe_uses_resnet101_and_centre_crops():
   c = load("visda2017.py", "dann")
   assert (c.data.source, c.data.target) == ("visda2017/synthetic", "visda2017/real")
@@ -149,7 +160,7 @@ def test_benchmark_configs_name_what_exists(path):
 def test_every_method_has_configs_that_load(name):
   for path, arg in (("office31.py", f"{name},webcam,dslr"), ("office_home.py", f"{name},Cl,Ar"),
                     ("visda2017.py", name), ("digits.py", f"{name},usps,mnist"),
-                    ("embedded_digits.py", name)):
+                    ("embedded_digits.py", name), ("pacs.py", f"{name},P,C")):
     config = load(path, arg)
     assert config.method.name == name
     for module_name in methods.get_method(name).modules(config.method):

@@ -69,19 +69,23 @@ def recipe_for(recipes: dict[str, Recipe], method: str, fallback: str = "dann") 
 
 def imagenet_resnet_config(method: str, source: str, target: str, recipe: Recipe, *,
                            backbone: str = "resnet50",
-                           train_transform: str = "imagenet_train") -> ml_collections.ConfigDict:
+                           train_transform: str = "imagenet_train",
+                           eval_transform: str = "imagenet_eval",
+                           pretrained: str | None = None,
+                           image_size: int = 224) -> ml_collections.ConfigDict:
   """The config of one TLL recipe: `source` and `target` are registered domain
-  names; evaluation (and a checkpoint) once per TLL epoch."""
+  names; evaluation (and a checkpoint) once per TLL epoch. `pretrained` defaults
+  to the backbone's torchvision ImageNet weights."""
   steps = recipe.steps
   config = defaults.base_config()
   config.data.source, config.data.target = source, target
-  config.data.image_size = 224
+  config.data.image_size = image_size
   config.data.batch_size = recipe.batch_size
   config.data.eval_batch_size = 64
   config.data.train_transform = train_transform
-  config.data.eval_transform = "imagenet_eval"
+  config.data.eval_transform = eval_transform
   config.model.backbone = backbone
-  config.model.pretrained = f"{backbone}:torchvision-imagenet1k-v1"
+  config.model.pretrained = pretrained or f"{backbone}:torchvision-imagenet1k-v1"
   config.model.bottleneck_dim = recipe.bottleneck_dim
   config.optim.lr = recipe.lr
   config.optim.lr_alpha = recipe.gamma * steps

@@ -12,6 +12,7 @@ import numpy as np
 from tldomain import sharding
 from tldomain.models import pretrained
 from tldomain.models.convert import WeightsMismatchError
+from tldomain.models.efficientnet_lite import VARIANTS as LITE_VARIANTS
 from tldomain.models.resnet import ARCHITECTURES
 
 
@@ -36,9 +37,10 @@ def with_pretrained_backbone(config: ml_collections.ConfigDict, state, tx, mesh)
   name, arch = config.model.get("pretrained", ""), config.model.backbone
   if not name:
     return state
-  if arch not in ARCHITECTURES:
-    raise ValueError(f"model.pretrained loads ResNet weights, but model.backbone is "
-                     f"{arch!r}. ResNets: {', '.join(ARCHITECTURES.names())}.")
+  if arch not in ARCHITECTURES and arch not in LITE_VARIANTS:
+    raise ValueError(f"model.pretrained loads ResNet or EfficientNet-Lite weights, but "
+                     f"model.backbone is {arch!r}. Those backbones: "
+                     f"{', '.join(ARCHITECTURES.names() + LITE_VARIANTS.names())}.")
   weights = pretrained.load(name, arch)
   model = {"params": state.params["backbone"],
            "batch_stats": state.batch_stats.get("backbone", {})}

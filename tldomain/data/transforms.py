@@ -199,6 +199,54 @@ def imagenet_center_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor
   return imagenet_normalize(to_rgb(image))
 
 
+# EfficientNet-Lite's ImageNet preprocessing (TF's efficientnet/lite/
+# efficientnet_lite_builder.py: MEAN_RGB = [127.0] * 3, STDDEV_RGB = [128.0] * 3,
+# "inception-style" for post-quantisation; and efficientnet/preprocessing.py:
+# CROP_PADDING = 32). The efficientnet-lite-pytorch weights are converted from
+# those TF checkpoints, so they take the same input.
+LITE_MEAN, LITE_STD = 127.0, 128.0
+LITE_CROP_PADDING = 32
+
+
+def lite_normalize(image: tf.Tensor) -> tf.Tensor:
+  """(pixel - 127) / 128: pixels in [0, 255] to about [-1, 1]."""
+  return (image - LITE_MEAN) * (1.0 / LITE_STD)
+
+
+def lite_centre_window(height_width: tf.Tensor, size: int) -> tf.Tensor:
+  """TF EfficientNet's eval crop: the centred square of side size / (size + 32)
+  of the shorter side (224 of 256 at Lite0's resolution)."""
+  hw = tf.cast(height_width, tf.float32)
+  side = tf.cast(size / (size + LITE_CROP_PADDING) * tf.reduce_min(hw), tf.int32)
+  side = tf.maximum(side, 1)
+  offset = (tf.cast(height_width, tf.int32) - side + 1) // 2
+  return tf.concat([offset, [side, side]], 0)
+
+
+@TRANSFORMS.register("lite_eval")
+@reads_encoded
+def lite_eval(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """EfficientNet-Lite eval: centre crop (size / (size + 32) of the shorter side),
+  resize to `size`, (x - 127) / 128. TF resizes bicubically; this is the
+  antialiased bilinear `resize` of the other transforms."""
+  del seed
+  image = resize(crop(image, lambda hw: lite_centre_window(hw, size)), size)
+  return lite_normalize(to_rgb(image))
+
+
+@TRANSFORMS.register("lite_train")
+@reads_encoded
+def lite_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """EfficientNet-Lite training: a random crop of area (0.08, 1) and aspect ratio
+  (3/4, 4/3) of the image itself (TF's distorted_bounding_box_crop, without its
+  10 % object-coverage constraint, which needs boxes), resized to `size`, random
+  flip, (x - 127) / 128."""
+  seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+  image = random_resized_crop(image, seeds[0], size)
+  image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+  return lite_normalize(to_rgb(image))
+
+
 @TRANSFORMS.register("digits_train")
 def digits_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
   """`digits` after a random crop of up to 2 pixels each way (padding by 2)."""

@@ -12,6 +12,7 @@ import flax.linen as nn
 import ml_collections
 
 from tldomain.models.digits import DigitsCNN
+from tldomain.models.efficientnet_lite import VARIANTS as LITE_VARIANTS, EfficientNetLite
 from tldomain.models.precision import compute_dtype
 from tldomain.models.resnet import ARCHITECTURES, ResNet
 from tldomain.registry import Registry
@@ -31,6 +32,17 @@ def _resnet_factory(name: str) -> BackboneFactory:
 # Every row of the ResNet table is a backbone: resnet18 ... resnet152, resnext, wide, -D.
 for _name in ARCHITECTURES:
   BACKBONES.register(_name, _resnet_factory(_name))
+
+
+def _lite_factory(name: str) -> BackboneFactory:
+  variant = LITE_VARIANTS.get(name)
+  return lambda model_config: EfficientNetLite(
+      variant, freeze_bn=model_config.get("freeze_bn", False), dtype=compute_dtype(model_config))
+
+
+# efficientnet_lite0 ... efficientnet_lite4: 1280 pooled features each.
+for _name in LITE_VARIANTS:
+  BACKBONES.register(_name, _lite_factory(_name))
 
 
 def build_backbone(model_config: ml_collections.ConfigDict) -> nn.Module:

@@ -1,6 +1,8 @@
-"""PyTorch ResNet state dicts (torchvision, timm) -> Flax variables, saved with Orbax.
+"""PyTorch state dicts -> Flax variables, saved with Orbax: ResNets (torchvision,
+timm) and EfficientNet-Lite (the `efficientnet-lite-pytorch` layout).
 
-Every PyTorch key is mapped explicitly by `key_table`; the conversion fails,
+Every PyTorch key is mapped explicitly by a family's key table (`key_table`,
+`lite_key_table`); the conversion fails,
 listing them all, on any missing, unexpected or wrongly shaped tensor, so a
 checkpoint never loads half-way. PyTorch and safetensors are imported only
 when a file is read: they are not runtime dependencies.
@@ -15,13 +17,16 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+import flax.linen as nn
+
+from tldomain.models import efficientnet_lite
 from tldomain.models.torch_guard import block_triton
 from tldomain.models.heads import ClassifierHead
 from tldomain.models.resnet import ARCHITECTURES, Architecture, ResNet
+from tldomain.registry import UnknownNameError
 
 # (collection, path inside the module's variables, layout) for one PyTorch tensor.
 Target = tuple[str, tuple[str, ...], str]
-HEAD_KEYS = ("fc.weight", "fc.bias")
 # Counters PyTorch's BatchNorm keeps; Flax has no use for them.
 IGNORED_SUFFIX = ".num_batches_tracked"
 
@@ -39,9 +44,8 @@ class ConvertedWeights:
   meta: dict[str, Any]
 
 
-def key_table(arch: Architecture) -> dict[str, Target]:
-  """PyTorch key -> Flax target for every tensor of the backbone (no fc)."""
-  table: dict[str, Target] = {}
+def _table_writers(table: dict[str, Target]):
+  """conv(torch_name, *flax_path) and bn(...) adding a layer's tensors to `table`."""
 
   def conv(torch_name: str, *path: str) -> None:
     table[f"{torch_name}.weight"] = ("params", (*path, "kernel"), "conv")
@@ -51,6 +55,14 @@ def key_table(arch: Architecture) -> dict[str, Target]:
     table[f"{torch_name}.bias"] = ("params", (*path, "bias"), "vector")
     table[f"{torch_name}.running_mean"] = ("batch_stats", (*path, "mean"), "vector")
     table[f"{torch_name}.running_var"] = ("batch_stats", (*path, "var"), "vector")
+
+  return conv, bn
+
+
+def key_table(arch: Architecture) -> dict[str, Target]:
+  """PyTorch key -> Flax target for every tensor of a ResNet backbone (no fc)."""
+  table: dict[str, Target] = {}
+  conv, bn = _table_writers(table)
 
   if arch.stem == "deep":  # timm: conv1 = Sequential(conv, bn, relu, conv, bn, relu, conv)
     conv("conv1.0", "stem_conv0")
@@ -75,6 +87,51 @@ def key_table(arch: Architecture) -> dict[str, Target]:
   return table
 
 
+def lite_key_table(variant: efficientnet_lite.LiteVariant) -> dict[str, Target]:
+  """PyTorch key -> Flax target for an EfficientNet-Lite backbone (no _fc), in the
+  layout of `efficientnet-lite-pytorch` 0.1.0 and its weights packages."""
+  table: dict[str, Target] = {}
+  conv, bn = _table_writers(table)
+  conv("_conv_stem", "conv_stem")
+  bn("_bn0", "bn0")
+  for spec in variant.blocks():
+    torch_name, name = f"_blocks.{spec.index}", f"blocks_{spec.index}"
+    if spec.expand_ratio != 1:
+      conv(f"{torch_name}._expand_conv", name, "expand_conv")
+      bn(f"{torch_name}._bn0", name, "bn0")
+    conv(f"{torch_name}._depthwise_conv", name, "depthwise_conv")
+    bn(f"{torch_name}._bn1", name, "bn1")
+    conv(f"{torch_name}._project_conv", name, "project_conv")
+    bn(f"{torch_name}._bn2", name, "bn2")
+  conv("_conv_head", "conv_head")
+  bn("_bn1", "bn1")
+  return table
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """What converting one architecture needs: its key table, its Flax module,
+  the names of its classifier's weight and bias, and its pooled width."""
+  table: dict[str, Target]
+  module: nn.Module
+  head_keys: tuple[str, str]
+  num_features: int
+
+
+def family(arch_name: str) -> Family:
+  """The conversion family of a ResNet or EfficientNet-Lite architecture name."""
+  if arch_name in ARCHITECTURES:
+    arch = ARCHITECTURES.get(arch_name)
+    return Family(key_table(arch), ResNet(arch), ("fc.weight", "fc.bias"), arch.num_features)
+  if arch_name in efficientnet_lite.VARIANTS:
+    variant = efficientnet_lite.VARIANTS.get(arch_name)
+    return Family(lite_key_table(variant), efficientnet_lite.EfficientNetLite(variant),
+                  ("_fc.weight", "_fc.bias"), efficientnet_lite.NUM_FEATURES)
+  raise UnknownNameError(
+      f"No weights converter for architecture {arch_name!r}. Valid: "
+      f"{', '.join(ARCHITECTURES.names() + efficientnet_lite.VARIANTS.names())}.")
+
+
 def to_flax(value: np.ndarray, layout: str) -> np.ndarray:
   """Conv OIHW -> HWIO, dense (out, in) -> (in, out), vectors as they are."""
   if layout == "conv":
@@ -94,10 +151,10 @@ def torch_shape(flax_shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
   return tuple(flax_shape)
 
 
-def backbone_shapes(arch: Architecture) -> dict[tuple[str, tuple[str, ...]], tuple[int, ...]]:
+def backbone_shapes(module: nn.Module) -> dict[tuple[str, tuple[str, ...]], tuple[int, ...]]:
   """(collection, path) -> shape of every backbone variable, without computing any."""
   variables = jax.eval_shape(
-      lambda: ResNet(arch).init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False))
+      lambda: module.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False))
   shapes = {}
   for path, leaf in jax.tree_util.tree_leaves_with_path(variables):
     keys = tuple(k.key for k in path)
@@ -113,28 +170,29 @@ def set_path(tree: dict, path: tuple[str, ...], value: Any) -> None:
 
 def convert_state_dict(state_dict: Mapping[str, np.ndarray], arch_name: str,
                        meta: Mapping[str, Any] | None = None) -> ConvertedWeights:
-  """Maps a PyTorch ResNet state dict onto `arch_name`'s Flax variables.
+  """Maps a PyTorch state dict onto `arch_name`'s Flax variables (a ResNet or an
+  EfficientNet-Lite).
 
   Raises WeightsMismatchError listing every missing, unexpected and wrongly
   shaped key.
   """
-  arch = ARCHITECTURES.get(arch_name)
-  table = key_table(arch)
-  shapes = backbone_shapes(arch)
+  fam = family(arch_name)
+  table, head_keys = fam.table, fam.head_keys
+  shapes = backbone_shapes(fam.module)
   covered = {(c, p) for c, p, _ in table.values()}
   assert covered == set(shapes), f"key table and model disagree for {arch_name}"
 
   state_dict = {k: np.asarray(v) for k, v in state_dict.items()}
   bn_names = {k.rsplit(".", 1)[0] for k in table if k.endswith(".running_mean")}
-  has_head = any(k in state_dict for k in HEAD_KEYS)
-  expected = list(table) + (list(HEAD_KEYS) if has_head else [])
+  has_head = any(k in state_dict for k in head_keys)
+  expected = list(table) + (list(head_keys) if has_head else [])
   missing = [k for k in expected if k not in state_dict]
   unexpected, wrong = [], []
   backbone: dict[str, Any] = {}
   for key, value in state_dict.items():
     if key.endswith(IGNORED_SUFFIX) and key[:-len(IGNORED_SUFFIX)] in bn_names:
       continue
-    if key in HEAD_KEYS:
+    if key in head_keys:
       continue
     if key not in table:
       unexpected.append(key)
@@ -147,12 +205,12 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray], arch_name: str,
     set_path(backbone, (collection, *path), to_flax(value.astype(np.float32), layout))
 
   head = None
-  if all(k in state_dict for k in HEAD_KEYS):
-    weight, bias = state_dict["fc.weight"], state_dict["fc.bias"]
-    want = (bias.shape[0], arch.num_features)
+  if all(k in state_dict for k in head_keys):
+    weight, bias = (state_dict[k] for k in head_keys)
+    want = (bias.shape[0], fam.num_features)
     if weight.shape != want or bias.ndim != 1:
-      wrong.append(f"fc.weight: file has {tuple(weight.shape)} with fc.bias "
-                   f"{tuple(bias.shape)}, {arch_name} needs (classes, {arch.num_features})")
+      wrong.append(f"{head_keys[0]}: file has {tuple(weight.shape)} with {head_keys[1]} "
+                   f"{tuple(bias.shape)}, {arch_name} needs (classes, {fam.num_features})")
     else:
       head = {"params": {"dense": {"kernel": to_flax(weight.astype(np.float32), "dense"),
                                    "bias": bias.astype(np.float32)}}}

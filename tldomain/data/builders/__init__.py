@@ -9,6 +9,7 @@ from tldomain.data.builders import mnist  # noqa: F401
 from tldomain.data.builders import mnist_m  # noqa: F401
 from tldomain.data.builders import office31  # noqa: F401
 from tldomain.data.builders import office_home  # noqa: F401
+from tldomain.data.builders import pacs  # noqa: F401
 from tldomain.data.builders import svhn  # noqa: F401
 from tldomain.data.builders import usps  # noqa: F401
 from tldomain.data.builders import visda2017  # noqa: F401
