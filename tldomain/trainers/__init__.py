@@ -11,13 +11,14 @@ from typing import Callable
 import ml_collections
 
 from tldomain.registry import Registry
-from tldomain.trainers import features, finetune
+from tldomain.trainers import distill, features, finetune
 
 Trainer = Callable[[ml_collections.ConfigDict, str], dict | None]
 
 TRAINERS: Registry[Trainer] = Registry("train.mode")
 TRAINERS.register("finetune", finetune.run)
 TRAINERS.register("features", features.run)
+TRAINERS.register("distill", distill.run)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
