@@ -14,18 +14,19 @@ from tldomain.data import transforms
 def test_modes_become_rgb_uint8():
   grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
   expect_grey = np.repeat(grey[..., None], 3, -1)
-  np.testing.assert_array_equal(predict.to_rgb_uint8(Image.fromarray(grey, "L")), expect_grey)
-  la = Image.fromarray(np.stack([grey, np.zeros_like(grey)], -1), "LA")
+  np.testing.assert_array_equal(predict.to_rgb_uint8(Image.fromarray(grey)), expect_grey)
+  la = Image.fromarray(np.stack([grey, np.zeros_like(grey)], -1))
+  assert la.mode == "LA"
   np.testing.assert_array_equal(predict.to_rgb_uint8(la), expect_grey)  # alpha dropped
   rgba = np.random.default_rng(0).integers(0, 256, (3, 4, 4), np.uint8)
-  np.testing.assert_array_equal(predict.to_rgb_uint8(Image.fromarray(rgba, "RGBA")),
+  np.testing.assert_array_equal(predict.to_rgb_uint8(Image.fromarray(rgba)),
                                 rgba[..., :3])
   sixteen = np.array([[0, 257, 65535, 1000]], np.uint16)
   want = np.repeat(np.array([[0, 1, 255, 4]], np.uint8)[..., None], 3, -1)
-  np.testing.assert_array_equal(predict.to_rgb_uint8(Image.fromarray(sixteen, "I;16")), want)
-  floats = Image.fromarray(np.array([[-3.0, 12.4, 300.0]], np.float32), "F")
+  np.testing.assert_array_equal(predict.to_rgb_uint8(Image.fromarray(sixteen)), want)
+  floats = Image.fromarray(np.array([[-3.0, 12.4, 300.0]], np.float32))
   np.testing.assert_array_equal(predict.to_rgb_uint8(floats)[..., 0], [[0, 12, 255]])
-  bilevel = Image.fromarray(np.array([[True, False]]), "1")
+  bilevel = Image.fromarray(np.array([[True, False]]))
   np.testing.assert_array_equal(predict.to_rgb_uint8(bilevel)[..., 1], [[255, 0]])
 
 
@@ -50,7 +51,7 @@ def test_bad_inputs_reported_and_others_predicted(tmp_path):
   good = tmp_path / "images"
   (good / "sub").mkdir(parents=True)
   Image.fromarray(np.full((4, 4, 3), 1, np.uint8)).save(good / "rgb.png")
-  Image.fromarray(np.full((4, 4), 2, np.uint8), "L").save(good / "sub" / "grey.jpg")
+  Image.fromarray(np.full((4, 4), 2, np.uint8)).save(good / "sub" / "grey.jpg")
   (good / "broken.png").write_bytes(b"\x89PNG not really")
   buffer = io.BytesIO()
   Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buffer, "JPEG")
@@ -66,7 +67,7 @@ def test_bad_inputs_reported_and_others_predicted(tmp_path):
   assert lines == [f"{good / 'rgb.png'}: one (1.000), zero (0.000)",
                    f"{good / 'sub' / 'grey.jpg'}: two (1.000), zero (0.000)"]
   errors = err.getvalue()
-  for name in ("broken.png", "truncated.jpg", "empty: folder holds no image files",
+  for name in ("broken.png", "truncated.jpg", "empty: error: folder holds no image files",
                "missing.png: error: no such file or folder"):
     assert name in errors
 
