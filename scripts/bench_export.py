@@ -23,7 +23,10 @@ the run's target test split (or its first --examples), through each model.
 """
 
 import os
+import sys
 
+# This checkout's tldomain, not an installed one.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # One thread everywhere, before JAX and TensorFlow start their pools.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                       "intra_op_parallelism_threads=1")

@@ -117,10 +117,23 @@ def tflite_bytes(classifier, int8_images: list[np.ndarray] | None = None) -> byt
   return debugger.get_nondebug_quantized_model()
 
 
+def tflite_interpreter(model_path: str | None = None, model_content: bytes | None = None,
+                       num_threads: int | None = None):
+  """A TFLite interpreter: LiteRT's (ai_edge_litert) if installed, else tf.lite's."""
+  try:
+    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    import warnings  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
+  return Interpreter(model_path=model_path, model_content=model_content,
+                     num_threads=num_threads)
+
+
 def tflite_op_types(model: bytes) -> dict[str, dict[str, int]]:
   """{"int8": {op: count}, "float": {op: count}}: each op by the type of its first output."""
-  from tldomain import predict  # pylint: disable=g-import-not-at-top
-  interpreter = predict.tflite_interpreter(model_content=model)
+  interpreter = tflite_interpreter(model_content=model)
   tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
   kinds: dict[str, dict[str, int]] = {"int8": {}, "float": {}, "other": {}}
   for op in interpreter._get_ops_details():  # pylint: disable=protected-access

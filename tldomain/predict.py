@@ -90,24 +90,11 @@ def image_paths(inputs: Sequence[str]) -> Iterator[tuple[str, str | None]]:
       yield item, "no such file or folder"
 
 
-def tflite_interpreter(model_path: str | None = None, model_content: bytes | None = None,
-                       num_threads: int | None = None):
-  """A TFLite interpreter: LiteRT's (ai_edge_litert) if installed, else tf.lite's."""
-  try:
-    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    import warnings  # pylint: disable=g-import-not-at-top
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
-    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
-  return Interpreter(model_path=model_path, model_content=model_content,
-                     num_threads=num_threads)
-
-
 class TFLiteModel:
   """An exported .tflite file: one uint8 image (H, W, 3) of any size -> probabilities."""
 
   def __init__(self, path: str, num_threads: int | None = None):
+    from tldomain.export import tflite_interpreter  # pylint: disable=g-import-not-at-top
     self.interpreter = tflite_interpreter(model_path=path, num_threads=num_threads)
     self.runner = self.interpreter.get_signature_runner()
 
