@@ -91,16 +91,29 @@ def image_paths(inputs: Sequence[str]) -> Iterator[tuple[str, str | None]]:
 
 
 class TFLiteModel:
-  """An exported .tflite file: one uint8 image (H, W, 3) of any size -> probabilities."""
+  """An exported .tflite file: one uint8 image (H, W, 3) of any size -> probabilities.
+
+  The input is resized (and the tensors reallocated) only when the image size
+  changes, not on every call as a signature runner does.
+  """
 
   def __init__(self, path: str, num_threads: int | None = None):
     from tldomain.export import tflite_interpreter  # pylint: disable=g-import-not-at-top
     self.interpreter = tflite_interpreter(model_path=path, num_threads=num_threads)
-    self.runner = self.interpreter.get_signature_runner()
+    runner = self.interpreter.get_signature_runner()
+    self._input = runner.get_input_details()["images"]["index"]
+    self._outputs = {k: v["index"] for k, v in runner.get_output_details().items()}
+    self._shape = None
 
   def outputs(self, image: np.ndarray) -> dict[str, np.ndarray]:
-    out = self.runner(images=image[None])
-    return {k: np.asarray(v)[0] for k, v in out.items()}
+    batch = image[None]
+    if batch.shape != self._shape:
+      self.interpreter.resize_tensor_input(self._input, batch.shape)
+      self.interpreter.allocate_tensors()
+      self._shape = batch.shape
+    self.interpreter.set_tensor(self._input, batch)
+    self.interpreter.invoke()
+    return {k: self.interpreter.get_tensor(i)[0] for k, i in self._outputs.items()}
 
   def __call__(self, image: np.ndarray) -> np.ndarray:
     return self.outputs(image)["probabilities"]
