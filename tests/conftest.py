@@ -123,3 +123,22 @@ def lite_cache(tmp_path_factory) -> str:
     del os.environ["TLDOMAIN_CACHE"]
   else:
     os.environ["TLDOMAIN_CACHE"] = saved
+
+
+@pytest.fixture(scope="session")
+def finished_run(data_dir, tmp_path_factory) -> str:
+  """The workdir of a tiny finished DANN run on the embedded task (export, predict, distill)."""
+  from tldomain import trainers  # pylint: disable=g-import-not-at-top
+  config = defaults.set_method(defaults.base_config(), "dann")
+  config.data.data_dir = data_dir
+  config.data.batch_size = 8
+  config.data.eval_batch_size = 128
+  config.model.bottleneck_dim = 32
+  config.method.discriminator_hidden = (32, 32)
+  config.train.steps = config.train.eval_every = 6
+  config.train.log_every = 3
+  config.train.progress_bar = False
+  config.selection.num_examples = 64
+  workdir = str(tmp_path_factory.mktemp("finished_run"))
+  trainers.run(config, workdir)
+  return workdir

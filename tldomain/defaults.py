@@ -33,6 +33,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Backbone weights: a name ("resnet50:torchvision-imagenet1k-v1"), a .pth /
   # .safetensors file or a converted folder; "" = random init. The head is always new.
   c.model.pretrained = ""
+  c.model.width = 1.0  # digits_cnn: channel multiplier (0.5: a smaller student)
   c.model.freeze_bn = False  # ResNets: BatchNorm stays on its running statistics
   # Compute dtype: "float32" or "bfloat16" (mixed precision: modules compute in
   # bfloat16; parameters, optimizer state, BatchNorm statistics and losses stay float32).
@@ -64,6 +65,14 @@ def base_config() -> ml_collections.ConfigDict:
   # Features mode: the folder of cached backbone features; "" = <workdir>/features.
   # Runs that share one folder (a suite's seeds and methods) extract each split once.
   c.train.features_cache = ""
+  # train.mode=distill (tldomain/trainers/distill.py): the finished run whose
+  # predictions on unlabelled target images the student learns (Hinton et al. 2015),
+  # at temperature distill_temperature, its loss weighted by distill_weight
+  # against the source labels' cross-entropy.
+  c.train.teacher = ""
+  c.train.teacher_checkpoint = "latest"  # or "best"
+  c.train.distill_temperature = 2.0
+  c.train.distill_weight = 1.0
   c.train.steps = 2000
   c.train.log_every = 50
   c.train.eval_every = 500  # evaluation and checkpoint interval, in steps

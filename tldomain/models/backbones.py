@@ -20,7 +20,8 @@ from tldomain.registry import Registry
 BackboneFactory = Callable[[ml_collections.ConfigDict], nn.Module]
 BACKBONES: Registry[BackboneFactory] = Registry("backbone")
 
-BACKBONES.register("digits_cnn", lambda model_config: DigitsCNN(dtype=compute_dtype(model_config)))
+BACKBONES.register("digits_cnn", lambda model_config: DigitsCNN(
+    width=model_config.get("width", 1.0), dtype=compute_dtype(model_config)))
 
 
 def _resnet_factory(name: str) -> BackboneFactory:

@@ -13,13 +13,14 @@ import ml_collections
 from tldomain import config_checks
 from tldomain import workdir as workdir_lib
 from tldomain.registry import Registry
-from tldomain.trainers import features, finetune
+from tldomain.trainers import distill, features, finetune
 
 Trainer = Callable[[ml_collections.ConfigDict, str], dict | None]
 
 TRAINERS: Registry[Trainer] = Registry("train.mode")
 TRAINERS.register("finetune", finetune.run)
 TRAINERS.register("features", features.run)
+TRAINERS.register("distill", distill.run)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
