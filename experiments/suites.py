@@ -141,6 +141,14 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
            Task("mnist", "usps", _MNIST_TEST_AS_SOURCE)),
           DIGIT_METHODS,
           description="USPS <-> MNIST on ../shared/data (MNIST = its test split)."),
+    # MNIST-M: the shared sample's 500 test images, adapted on without labels
+    # and tested on (transductive). `fda` is source_only on FDA images.
+    Suite("pixel_level", "configs/digits.py",
+          (Task("mnist", "mnist_m", _MNIST_TEST_AS_SOURCE + (("data.target_train_split", "test"),)),
+           Task("usps", "mnist", _MNIST_TEST_AS_TARGET)),
+          ("source_only", "dann", "fda", "pixelda"),
+          description="Pixel-level adaptation (FDA, PixelDA) against source-only and DANN "
+          "on ../shared/data: MNIST -> MNIST-M (sample), USPS -> MNIST."),
 ]}
 
 

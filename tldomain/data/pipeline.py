@@ -277,11 +277,13 @@ def _examples(split: Split, ds: tf.data.Dataset, local: int, transform_name: str
                       "label": tf.cast(example["label"], tf.int32)}
 
   def read_batch(positions, indices):
-    example = read(indices)
-    if style is not None:
-      example["style"] = read_style(tf.map_fn(style.index, positions))["image"]
-    return positions, example
+    if style is None:
+      return positions, read(indices)
+    indices, style_indices = indices
+    return positions, {**read(indices), "style": read_style(style_indices)["image"]}
 
+  if style is not None:
+    ds = ds.map(lambda position, index: (position, (index, style.index(position))))
   ds = ds.batch(local).map(read_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.unbatch().map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return ds.batch(local)

@@ -229,6 +229,9 @@ def fda_mask(height: tf.Tensor, width: tf.Tensor, beta: float) -> tf.Tensor:
   (zero frequency at row floor(H/2), column floor(W/2)), rows [c_h - b, c_h + b)
   and columns [c_w - b, c_w + b), b = floor(min(H, W) * beta); so beta = 0 swaps
   nothing. The mask is built in that centred frame and moved back by ifftshift.
+  The square reaches one frequency further on the negative side; as the result
+  is real (the real part of the inverse FFT, as in the authors' code), on that
+  edge row and column the amplitude ends as the mean of source's and target's.
   """
   b = tf.cast(tf.floor(tf.cast(tf.minimum(height, width), tf.float32) * beta), tf.int32)
   rows, cols = tf.range(height) - height // 2, tf.range(width) - width // 2
