@@ -77,7 +77,7 @@ def test_each_module_gets_the_gradient_of_its_own_loss():
     return method_loss(ModuleRunner(modules, p, stats, train=True), batch, method, hp,
                        progress, key)[0]
 
-  grads = jax.grad(total)(params)
+  grads = jax.jit(jax.grad(total))(params)
 
   def generated(p):  # G(x) with the loss's noise, BatchNorm on batch statistics
     gen_key, _ = jax.random.split(key)
@@ -103,7 +103,7 @@ def test_each_module_gets_the_gradient_of_its_own_loss():
     return hp.gan_weight * g_loss + cross_entropy(logits, batch["source"]["label"])
 
   for name, objective in (("discriminator", d_objective), ("generator", g_objective)):
-    expected = flat(jax.grad(objective)(params[name]))
+    expected = flat(jax.jit(jax.grad(objective))(params[name]))
     got = flat(grads[name])
     for k in expected:
       np.testing.assert_allclose(got[k], expected[k], rtol=1e-4, atol=1e-6, err_msg=name + k)
