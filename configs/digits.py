@@ -2,7 +2,7 @@
 
   --config=configs/digits.py:dann,usps,mnist   (method, source, target)
 
-Pixel-level recipes: `fda` (source-only on FDA images, data.fda_beta = 0.09, the
+Pixel-level recipes: `fda` (cross-entropy on FDA images, data.fda_beta = 0.09, the
 largest beta of the FDA paper: a 4x4 low-frequency square at 28x28, 2x2 at
 USPS's 16x16), `fda_entropy` (the same plus FDA's entropy term) and `pixelda`
 (Adam at a constant lr 1e-3 and weight decay 1e-5, as in the PixelDA paper, for
@@ -31,7 +31,6 @@ def get_config(arg: str = "dann,usps,mnist"):
   config.train.steps = 2000
   if method in ("fda", "fda_entropy"):
     config.data.fda_beta = 0.09
-    method = "source_only" if method == "fda" else method
   defaults.set_method(config, method)
   if method == "pixelda":
     config.optim.name = "adam"

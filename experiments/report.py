@@ -28,8 +28,7 @@ def load_results(workdir: str) -> list[dict]:
         parts = os.path.relpath(root, workdir).split(os.sep)
         row["task"] = parts[0] if len(parts) >= 3 else f"{row.get('source')}_to_{row.get('target')}"
         if len(parts) >= 3 and name == "results.json":
-          # The suite's name for the run: a recipe such as `fda` trains the
-          # source_only method on FDA images and is reported as `fda`.
+          # The suite's name for the run (its folder), which a row is reported under.
           row["method"] = parts[-2]
         if name == "failed.json":
           row.update(failed=True, method=parts[-2], seed=int(parts[-1].removeprefix("seed")))

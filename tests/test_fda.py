@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tldomain import data
 from tldomain.data import transforms
+from tldomain.methods.fda import charbonnier_entropy
 
 
 def fda_numpy(source: np.ndarray, target: np.ndarray, beta: float) -> np.ndarray:
@@ -107,3 +108,12 @@ def test_fda_stream_is_a_function_of_seed_and_position():
   assert np.abs(batches[0]["image"] - plain["image"]).max() > 0.1
   with pytest.raises(ValueError, match="fda_beta"):
     data.FdaStyle(target, 0.7, 5)
+
+
+def test_fda_entropy_penalty_matches_numpy():
+  logits = np.random.default_rng(0).normal(size=(5, 10)).astype(np.float32)
+  p = np.exp(logits - logits.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  h = -(p * np.log(p)).sum(1) / np.log(10)
+  np.testing.assert_allclose(charbonnier_entropy(logits, 2.0), np.mean((h ** 2 + 1e-8) ** 2),
+                             rtol=1e-5)

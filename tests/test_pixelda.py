@@ -65,7 +65,8 @@ def test_each_module_gets_the_gradient_of_its_own_loss():
   hp = ml_collections.ConfigDict({**method.defaults, "discriminator_noise": 0.0,
                                   "gan_weight": 0.7, "source_weight": 0.5})
   modules = {"backbone": Flatten(), "bottleneck": Dense(8), "head": Dense(10),
-             "generator": pixelda.Generator(4, 1), "discriminator": pixelda.ImageDiscriminator((4, 8))}
+             "generator": pixelda.Generator(4, 1),
+             "discriminator": pixelda.ImageDiscriminator((4, 8))}
   rng = np.random.default_rng(0)
   batch = {"source": {"image": jnp.asarray(rng.uniform(-1, 1, (4, 8, 8, 3)), jnp.float32),
                       "label": jnp.asarray([1, 2, 3, 4])},

@@ -94,7 +94,8 @@ def train_batches(data_config: ml_collections.ConfigDict, run_data: RunData, see
   """Global batches {"source": {image, label}, "target": {image}} from `start_step` on."""
   d = data_config
   source = data.train_stream(run_data.source_train, d.batch_size, stream_seed(seed, "source"),
-                             start_step, d.train_transform, d.image_size, fda_style(d, run_data, seed))
+                             start_step, d.train_transform, d.image_size,
+                             fda_style(d, run_data, seed))
   target = None
   if run_data.target_train is not None:
     target = data.train_stream(run_data.target_train, d.batch_size,

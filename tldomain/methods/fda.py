@@ -1,11 +1,13 @@
-"""FDA's entropy term (Yang & Soatto, CVPR 2020, Eq. 4), for training on FDA images.
+"""FDA's objectives (Yang & Soatto, CVPR 2020), for training on FDA images.
 
-loss = CE(source) + trade_off * mean rho(H(target)), where H is the prediction
+The FDA images come from the input pipeline: set data.fda_beta > 0
+(configs/digits.py's `fda` and `fda_entropy` recipes do).
+
+`fda`: cross-entropy on the (FDA) source images.
+`fda_entropy`: CE(source) + trade_off * mean rho(H(target)), where H is the prediction
 entropy normalised by log(num_classes) and rho(x) = (x^2 + 1e-8)^eta the
 Charbonnier penalty with eta = 2 (the authors' code; weight 0.005 there), which
-penalises confident predictions less than uncertain ones. The FDA images
-themselves come from the input pipeline: set data.fda_beta > 0
-(configs/digits.py's `fda_entropy` recipe does).
+penalises confident predictions less than uncertain ones.
 """
 
 import math
@@ -33,5 +35,12 @@ def fda_entropy_loss(inputs: LossInputs, hparams):
       "source_accuracy": accuracy(inputs.source.logits, inputs.labels)}
 
 
+def fda_loss(inputs: LossInputs, hparams):
+  del hparams
+  ce = cross_entropy(inputs.source.logits, inputs.labels)
+  return ce, {"source_ce": ce, "source_accuracy": accuracy(inputs.source.logits, inputs.labels)}
+
+
+register(Method(name="fda", loss=fda_loss, uses_target=False))
 register(Method(name="fda_entropy", loss=fda_entropy_loss,
                 defaults={"trade_off": 0.005, "eta": 2.0}))
