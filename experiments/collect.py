@@ -10,7 +10,10 @@ Writes into --out (default: the workdir):
 - accuracy_curves.png: target test accuracy over training, mean over seeds;
 - tsne_<task>.png and a_distance.json (--tsne): source and target features
   before adaptation (--tsne_methods' first) and after (its second), with the
-  proxy A-distance between the domains.
+  proxy A-distance between the domains;
+- samples/<task>_<method>_seed<k>.png (--samples), and samples.png in the run's
+  own folder, for every pixel-level run (PixelDA, or FDA images): source images,
+  their generated or FDA versions, and target images (experiments/samples.py).
 
 Criteria: last (final model), source_val, entropy, snd, dev, and oracle (reads
 target labels: an upper bound, never an unsupervised result).
@@ -18,10 +21,11 @@ target labels: an upper bound, never an unsupervised result).
 
 import json
 import os
+import shutil
 
 from absl import app, flags
 
-from experiments import report
+from experiments import report, samples
 from experiments.report import CRITERIA
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A suite's workdir (run_suite's).")
@@ -35,6 +39,8 @@ _TSNE_METHODS = flags.DEFINE_list("tsne_methods", ["source_only", "dann"],
                                   "Before and after adaptation.")
 _TSNE_SEED = flags.DEFINE_integer("tsne_seed", 0, "Seed of the runs to embed.")
 _TSNE_EXAMPLES = flags.DEFINE_integer("tsne_examples", 500, "Examples per domain.")
+_SAMPLES = flags.DEFINE_bool("samples", True, "Sample grids of pixel-level runs "
+                             "(restores PixelDA runs' latest checkpoints).")
 
 
 def main(argv):
@@ -67,6 +73,14 @@ def main(argv):
     report.write(os.path.join(out, "a_distance.json"), json.dumps(distances, indent=2) + "\n")
     print("Proxy A-distance between source and target features:",
           json.dumps(distances, indent=2))
+  if _SAMPLES.value:
+    for run_dir in samples.pixel_level_runs(workdir):
+      samples.plot_samples(run_dir, os.path.join(run_dir, "samples.png"))
+      name = "_".join(os.path.relpath(run_dir, workdir).split(os.sep)) or "run"
+      os.makedirs(os.path.join(out, "samples"), exist_ok=True)
+      shutil.copyfile(os.path.join(run_dir, "samples.png"),
+                      os.path.join(out, "samples", f"{name}.png"))
+      print(f"Sample grid: {os.path.join(run_dir, 'samples.png')}")
   print(f"Written to {out}")
 
 

@@ -27,6 +27,9 @@ def load_results(workdir: str) -> list[dict]:
           row = json.load(f)
         parts = os.path.relpath(root, workdir).split(os.sep)
         row["task"] = parts[0] if len(parts) >= 3 else f"{row.get('source')}_to_{row.get('target')}"
+        if len(parts) >= 3 and name == "results.json":
+          # The suite's name for the run (its folder), which a row is reported under.
+          row["method"] = parts[-2]
         if name == "failed.json":
           row.update(failed=True, method=parts[-2], seed=int(parts[-1].removeprefix("seed")))
         rows.append(row)

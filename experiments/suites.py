@@ -170,6 +170,14 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("pacs_finetune", "configs/pacs.py", _pacs_tasks(_PACS_FINETUNE),
           ("source_only", "dann", "cdan", "mcc"), seeds=(0,),
           description="PACS P/A/C, 6 tasks, ImageNet Lite0 fine-tuned at 128 x 128."),
+    # MNIST-M: the shared sample's 500 test images, adapted on without labels
+    # and tested on (transductive). `fda` is source_only on FDA images.
+    Suite("pixel_level", "configs/digits.py",
+          (Task("mnist", "mnist_m", _MNIST_TEST_AS_SOURCE + (("data.target_train_split", "test"),)),
+           Task("usps", "mnist", _MNIST_TEST_AS_TARGET)),
+          ("source_only", "dann", "fda", "pixelda"),
+          description="Pixel-level adaptation (FDA, PixelDA) against source-only and DANN "
+          "on ../shared/data: MNIST -> MNIST-M (sample), USPS -> MNIST."),
 ]}
 
 

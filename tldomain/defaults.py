@@ -26,6 +26,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.image_size = 28
   c.data.train_transform = "digits"
   c.data.eval_transform = "digits"
+  # FDA (Yang & Soatto 2020): > 0 swaps the low-frequency amplitude of each source
+  # training image with a random unlabelled target image's (half-size of the
+  # square: fda_beta x the shorter side), before train_transform. In [0, 0.5].
+  c.data.fda_beta = 0.0
 
   c.model = ml_collections.ConfigDict()
   c.model.backbone = "digits_cnn"  # or resnet18 ... resnet152: see tldomain.models.BACKBONES

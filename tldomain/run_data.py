@@ -96,12 +96,23 @@ class RunData:
                                    unlabelled=True)}
 
 
+def fda_style(data_config: ml_collections.ConfigDict, run_data: RunData,
+              seed: int) -> data.FdaStyle | None:
+  """FDA on the source stream when data.fda_beta > 0: low frequencies from the
+  unlabelled target train images (their labels are never read)."""
+  beta = data_config.get("fda_beta", 0.0)
+  if not beta:
+    return None
+  return data.FdaStyle(run_data.target_train_all.hide_labels(), beta, stream_seed(seed, "fda"))
+
+
 def train_batches(data_config: ml_collections.ConfigDict, run_data: RunData, seed: int,
                   start_step: int, mesh) -> Iterator[dict]:
   """Global batches {"source": {image, label}, "target": {image}} from `start_step` on."""
   d = data_config
   source = data.train_stream(run_data.source_train, d.batch_size, stream_seed(seed, "source"),
-                             start_step, d.train_transform, d.image_size)
+                             start_step, d.train_transform, d.image_size,
+                             fda_style(d, run_data, seed))
   target = None
   if run_data.target_train is not None:
     target = data.train_stream(run_data.target_train, d.batch_size,

@@ -113,7 +113,8 @@ def method_loss(run: ModuleRunner, batch: Batch, method: Method,
   else:
     source, target = classify(run, source_images), None
   inputs = LossInputs(source=source, target=target, labels=batch["source"]["label"],
-                      progress=progress, apply=run, rng=rng)
+                      progress=progress, apply=run, rng=rng, source_images=source_images,
+                      target_images=batch["target"]["image"] if method.uses_target else None)
   return method.loss(inputs, hparams)
 
 

@@ -2,7 +2,7 @@
 
 from tldomain.data import builders  # noqa: F401  (registers the domains)
 from tldomain.data.domains import DOMAINS, DatasetNotFoundError, Domain, register_domain
-from tldomain.data.pipeline import Split, eval_batches, load_split, train_stream
+from tldomain.data.pipeline import FdaStyle, Split, eval_batches, load_split, train_stream
 
-__all__ = ["DOMAINS", "DatasetNotFoundError", "Domain", "Split", "eval_batches",
+__all__ = ["DOMAINS", "DatasetNotFoundError", "Domain", "FdaStyle", "Split", "eval_batches",
            "load_split", "register_domain", "train_stream"]

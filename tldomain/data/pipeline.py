@@ -23,7 +23,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tldomain.data.domains import prepared_builder
-from tldomain.data.transforms import EncodedImage, decode, get_transform
+from tldomain.data.transforms import EncodedImage, check_fda_beta, decode, fda, get_transform
 
 # TensorFlow only feeds data here; keep it off any accelerator.
 tf.config.set_visible_devices([], "GPU")
@@ -228,18 +228,46 @@ def _reader(split: Split):
   return read
 
 
+@dataclasses.dataclass(frozen=True)
+class FdaStyle:
+  """FDA on a training stream: each example's low-frequency amplitude is taken
+  from an image of `split` (the unlabelled target train split); the image for
+  stream position p is index_shuffle(p mod N, seed=(seed, p // N)), a pure
+  function of (seed, position) like the stream's own order."""
+  split: Split
+  beta: float
+  seed: int
+
+  def __post_init__(self):
+    check_fda_beta(self.beta)
+
+  def index(self, position: tf.Tensor) -> tf.Tensor:
+    n = len(self.split)
+    return tf.random.experimental.index_shuffle(
+        position % n, seed=tf.stack([tf.constant(self.seed, tf.int64), position // n]),
+        max_index=n - 1)
+
+
 def _examples(split: Split, ds: tf.data.Dataset, local: int, transform_name: str,
-              image_size: int, seed: int) -> tf.data.Dataset:
+              image_size: int, seed: int, style: FdaStyle | None = None) -> tf.data.Dataset:
   """(position, index) elements -> batches of `local` (positions, {image, label}).
 
   Examples are read `local` at a time, then transformed one by one in parallel
-  with the stateless seed (seed, position)."""
+  with the stateless seed (seed, position). With `style`, FDA replaces each
+  image's low frequencies by those of a style image before the transform."""
   transform = get_transform(transform_name)
   read = _reader(split)
+  read_style = _reader(style.split) if style is not None else None
+
+  def as_pixels(image, source: Split):
+    return decode(EncodedImage(image, source.channels)) if source.encoded else image
 
   def apply(position, example):
     image = example["image"]
-    if split.encoded:
+    if style is not None:  # FDA needs both images' pixels
+      image = fda(as_pixels(image, split), as_pixels(example["style"], style.split),
+                  style.beta)
+    elif split.encoded:
       # A transform that reads encoded images decodes only what it uses.
       image = EncodedImage(image, split.channels)
       if not getattr(transform, "reads_encoded", False):
@@ -248,18 +276,26 @@ def _examples(split: Split, ds: tf.data.Dataset, local: int, transform_name: str
     return position, {"image": transform(image, example_seed, image_size),
                       "label": tf.cast(example["label"], tf.int32)}
 
-  ds = ds.batch(local).map(lambda positions, indices: (positions, read(indices)),
-                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  def read_batch(positions, indices):
+    if style is None:
+      return positions, read(indices)
+    indices, style_indices = indices
+    return positions, {**read(indices), "style": read_style(style_indices)["image"]}
+
+  if style is not None:
+    ds = ds.map(lambda position, index: (position, (index, style.index(position))))
+  ds = ds.batch(local).map(read_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.unbatch().map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return ds.batch(local)
 
 
 def train_stream(split: Split, global_batch: int, seed: int, start_step: int = 0,
-                 transform: str = "digits", image_size: int = 28
-                 ) -> Iterator[dict[str, np.ndarray]]:
+                 transform: str = "digits", image_size: int = 28,
+                 style: FdaStyle | None = None) -> Iterator[dict[str, np.ndarray]]:
   """Endless batches {image, label} of this process's share of each global batch.
 
   Batch k holds stream positions [k * global_batch, (k + 1) * global_batch).
+  `style`: FDA images (see FdaStyle), made before `transform`.
   """
   offset, local = _process_slice(global_batch)
   n = len(split)
@@ -275,7 +311,7 @@ def train_stream(split: Split, global_batch: int, seed: int, start_step: int = 0
 
   ds = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max // global_batch)
   ds = ds.map(positions).unbatch().map(index)
-  ds = _examples(split, ds, local, transform, image_size, seed)
+  ds = _examples(split, ds, local, transform, image_size, seed, style)
   return ds.map(lambda _, batch: batch).prefetch(2).as_numpy_iterator()
 
 

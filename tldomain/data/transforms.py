@@ -259,3 +259,60 @@ def digits_train(image: Image, seed: tf.Tensor, size: int) -> tf.Tensor:
 
 def get_transform(name: str) -> Transform:
   return TRANSFORMS.get(name)
+
+
+# FDA: Fourier domain adaptation (Yang & Soatto, CVPR 2020).
+
+def check_fda_beta(beta: float) -> None:
+  if not 0.0 <= beta <= 0.5:
+    raise ValueError(f"data.fda_beta={beta} is outside [0, 0.5]: it is the half-size of "
+                     "the swapped low-frequency square as a fraction of the image's shorter "
+                     "side (FDA uses 0.01 to 0.09; 0 turns FDA off).")
+
+
+def fda_mask(height: tf.Tensor, width: tf.Tensor, beta: float) -> tf.Tensor:
+  """Boolean (H, W) mask of the low frequencies FDA swaps, in fft2's (unshifted) order.
+
+  As in the authors' NumPy code: with the spectrum centred by fftshift
+  (zero frequency at row floor(H/2), column floor(W/2)), rows [c_h - b, c_h + b)
+  and columns [c_w - b, c_w + b), b = floor(min(H, W) * beta); so beta = 0 swaps
+  nothing. The mask is built in that centred frame and moved back by ifftshift.
+  The square reaches one frequency further on the negative side; as the result
+  is real (the real part of the inverse FFT, as in the authors' code), on that
+  edge row and column the amplitude ends as the mean of source's and target's.
+  """
+  b = tf.cast(tf.floor(tf.cast(tf.minimum(height, width), tf.float32) * beta), tf.int32)
+  rows, cols = tf.range(height) - height // 2, tf.range(width) - width // 2
+  inside = lambda offsets: (offsets >= -b) & (offsets < b)
+  centred = inside(rows)[:, None] & inside(cols)[None, :]
+  return tf.signal.ifftshift(centred, axes=(0, 1))
+
+
+def fda(source: tf.Tensor, target: tf.Tensor, beta: float) -> tf.Tensor:
+  """`source` (H, W, C) pixels in [0, 255] with its low-frequency amplitude spectrum
+  (per channel, `fda_mask`) replaced by `target`'s, its phase kept; float32,
+  clipped to [0, 255].
+
+  A target of another size is resized (bilinear, antialiased) to the source's;
+  grey and colour images meet in three channels (grey is repeated). Where the
+  source amplitude is 0 its phase is taken as 0 (numpy.angle's convention).
+  """
+  source, target = tf.cast(source, tf.float32), tf.cast(target, tf.float32)
+  if source.shape[-1] != target.shape[-1]:
+    source, target = to_rgb(source), to_rgb(target)
+  shape = tf.shape(source)
+  target = tf.cond(tf.reduce_all(tf.shape(target)[:2] == shape[:2]), lambda: target,
+                   lambda: tf.image.resize(target, shape[:2], antialias=True))
+  # fft2d transforms the last two axes: channels first.
+  spectrum = tf.signal.fft2d(tf.complex(tf.transpose(source, (2, 0, 1)), 0.0))
+  target_amplitude = tf.abs(tf.signal.fft2d(tf.complex(tf.transpose(target, (2, 0, 1)), 0.0)))
+  amplitude = tf.abs(spectrum)
+  # amp_t * exp(i phase_s) = spectrum * amp_t / amp_s: outside the mask the spectrum
+  # is left untouched, so beta = 0 gives the source back up to FFT rounding.
+  scale = tf.math.divide_no_nan(target_amplitude, amplitude)
+  swapped = tf.where(amplitude > 0, spectrum * tf.complex(scale, 0.0),
+                     tf.complex(target_amplitude, 0.0))
+  mask = fda_mask(shape[0], shape[1], beta)[None]
+  spectrum = tf.where(mask, swapped, spectrum)
+  image = tf.math.real(tf.signal.ifft2d(spectrum))
+  return tf.clip_by_value(tf.transpose(image, (1, 2, 0)), 0.0, 255.0)

@@ -37,6 +37,9 @@ class LossInputs:
   progress: jax.Array  # training progress p in [0, 1], float32 scalar
   apply: ModuleApply
   rng: jax.Array  # a key for this step, for methods that sample
+  # The step's input images (pixel-level methods: PixelDA's generator and discriminator).
+  source_images: jax.Array | None = None
+  target_images: jax.Array | None = None  # None for methods with uses_target=False
 
 
 LossFn = Callable[[LossInputs, ml_collections.ConfigDict],
