@@ -152,7 +152,8 @@ def setup_jax(case: dict):
   device = jax.devices()[0]
   info = {"compile_s": compile_s, "warmup_s": time.perf_counter() - start,
           "platform": device.platform, "devices": mesh.size, "device_kind": device.device_kind,
-          "version": jax.__version__, "import_mib": import_rss}
+          "version": jax.__version__, "import_mib": import_rss,
+          "hlo_text": train_step.as_text()}  # for scripts/profile_step.py; not sent back
 
   def memory() -> dict:
     if device.platform == "cpu":
@@ -380,16 +381,19 @@ def serve(case: dict) -> None:
   """A child: set the case up, then time `steps` steps per "round" line on stdin."""
   setup = setup_jax if case["framework"] == "jax" else setup_torch
   step, done, info, memory = setup(case)
+  info.pop("hlo_text", None)
   print("READY " + json.dumps(info), flush=True)
   for line in sys.stdin:
     if line.strip() != "round":
       break
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(case["steps"]):
       step()
     loss = done()
     seconds = (time.perf_counter() - start) / case["steps"]
-    print("ROUND " + json.dumps({"seconds_per_step": seconds, "loss": loss}), flush=True)
+    cpu_seconds = (time.process_time() - cpu) / case["steps"]  # all its threads
+    print("ROUND " + json.dumps({"seconds_per_step": seconds, "cpu_seconds_per_step": cpu_seconds,
+                                 "loss": loss}), flush=True)
   print("DONE " + json.dumps(memory()), flush=True)
 
 
@@ -453,6 +457,7 @@ def run_model_method(model: str, method: str, frameworks: list[str], args) -> di
     print(f"  {model} {method} {FRAMEWORKS[framework]} ready", file=sys.stderr, flush=True)
   for framework in frameworks:
     row[framework].setdefault("rates", [])
+    row[framework].setdefault("cpu_ms", [])
   row["loads"] = []
   for r in range(args.rounds):
     order = frameworks if r % 2 == 0 else frameworks[::-1]
@@ -469,10 +474,12 @@ def run_model_method(model: str, method: str, frameworks: list[str], args) -> di
         continue
       rate = images / result["seconds_per_step"]
       row[framework]["rates"].append(rate)
+      row[framework]["cpu_ms"].append(result["cpu_seconds_per_step"] * 1e3)
       row[framework]["loss"] = result["loss"]
       row["loads"] += [before, after]
       print(f"round {r + 1} {model:8s} {method:11s} {FRAMEWORKS[framework]:15s} "
-            f"{rate:9.2f} images/s  load {before:.2f} -> {after:.2f}", flush=True)
+            f"{rate:9.2f} images/s  {result['cpu_seconds_per_step'] * 1e3:8.1f} CPU ms/step  "
+            f"load {before:.2f} -> {after:.2f}", flush=True)
   for framework, child in children.items():
     row[framework].update(child.close())
     result = row[framework]
@@ -481,6 +488,7 @@ def run_model_method(model: str, method: str, frameworks: list[str], args) -> di
     elif result["rates"]:
       result["images_per_second"] = statistics.median(result["rates"])
       result["seconds_per_step"] = images / result["images_per_second"]
+      result["cpu_ms_per_step"] = statistics.median(result["cpu_ms"])
   return row
 
 
@@ -542,6 +550,10 @@ def print_table(rows: list[dict], frameworks: list[str]) -> None:
       if "error" in row[framework]:
         print(f"{row['model']} {row['method']} {FRAMEWORKS[framework]} failed: "
               f"{row[framework]['error']}")
+  for row in rows:
+    print(f"CPU ms/step (all threads, median over rounds), {row['model']} {row['method']}: " +
+          ", ".join(f"{FRAMEWORKS[f]} {row[f]['cpu_ms_per_step']:.1f}" for f in frameworks
+                    if "cpu_ms_per_step" in row[f]))
   print("img/s: median over rounds [slowest-fastest round]; JAX/x: ratio of medians; "
         "load 1-min: the range of the 1-minute load average read before and after each "
         "round.")
