@@ -5,6 +5,9 @@
 Same architecture, batch, image size and thread count on both sides (eval mode,
 float32, random weights: speed does not depend on them). Prints images/s of
 each and the ratio Flax / PyTorch. On a GPU machine both run on the GPU.
+`--torch=eager,compile` (default both): PyTorch as is, and the model in
+channels-last memory format under `torch.compile` (mode `--torch-compile-mode`,
+whole model), warmed up until compilation is over (its time is printed).
 """
 
 import argparse
@@ -29,6 +32,8 @@ def main() -> None:
   parser.add_argument("--size", type=int, default=224)
   parser.add_argument("--iters", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--torch", default="eager,compile", help="eager, compile, or both")
+  parser.add_argument("--torch-compile-mode", default="default")
   parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                       help="CPU cores for both: XLA and torch each use one thread a core")
   args = parser.parse_args()
@@ -56,21 +61,34 @@ def main() -> None:
 
   torch_model = getattr(torchvision.models, args.arch)().eval().to(device)
   torch_images = torch.from_numpy(x).to(device)
+  runs = {}
+  for variant in args.torch.split(","):
+    model_fn, images = torch_model, torch_images
+    if variant == "compile":
+      model_fn = torch.compile(torch_model.to(memory_format=torch.channels_last),
+                               mode=args.torch_compile_mode)
+      images = torch_images.contiguous(memory_format=torch.channels_last)
 
-  def torch_forward():
-    with torch.inference_mode():
-      torch_model(torch_images)
-    if device == "cuda":
-      torch.cuda.synchronize()
+    def torch_forward(model_fn=model_fn, images=images):
+      with torch.inference_mode():
+        model_fn(images)
+      if device == "cuda":
+        torch.cuda.synchronize()
 
-  torch_s = timed(torch_forward, args.warmup, args.iters)
+    start = time.perf_counter()
+    torch_forward()  # compiles, for the compiled variant
+    first_s = time.perf_counter() - start
+    runs[variant] = (timed(torch_forward, args.warmup, args.iters), first_s)
   print(f"{args.arch}, batch {args.batch}, {args.size}x{args.size}, threads {args.threads}, "
         f"JAX on {jax.devices()[0].platform}, torch on {device} (torch {torch.__version__}, "
         f"jax {jax.__version__})")
-  flax_ips, torch_ips = args.batch / flax_s, args.batch / torch_s
+  flax_ips = args.batch / flax_s
   print(f"flax  {flax_ips:10.1f} images/s")
-  print(f"torch {torch_ips:10.1f} images/s")
-  print(f"ratio flax/torch {flax_ips / torch_ips:.2f}")
+  for variant, (torch_s, first_s) in runs.items():
+    torch_ips = args.batch / torch_s
+    note = f"  (first call {first_s:.1f} s: compilation)" if variant == "compile" else ""
+    print(f"torch {variant:7s} {torch_ips:10.1f} images/s  ratio flax/torch {flax_ips / torch_ips:.2f}"
+          f"{note}")
 
 
 if __name__ == "__main__":
