@@ -6,10 +6,13 @@
 ResNets are compared with torchvision's, EfficientNet-Lite with the model of
 `efficientnet-lite-pytorch` (the one its ImageNet weights were made for, built
 for --size). Same architecture, batch, image size and thread count on both
-sides (eval mode, float32, random weights: speed does not depend on them). The
-two alternate, round after round, so that load from other processes hits both
-alike; each round times --iters calls, and the medians over rounds are
-reported, with the load average before and after. On a GPU machine both run on
+sides (eval mode, float32, random weights: speed does not depend on them).
+`--torch=eager,compile` (default both): PyTorch as is, and the model in
+channels-last memory format under `torch.compile` (mode `--torch-compile-mode`,
+whole model), warmed up until compilation is over (its time is printed). The
+variants alternate, round after round, so that load from other processes hits
+all alike; each round times --iters calls, and the medians over rounds are
+reported, with the load average before and after. On a GPU machine all run on
 the GPU.
 """
 
@@ -51,6 +54,8 @@ def main() -> None:
   parser.add_argument("--iters", type=int, default=3, help="calls timed per round")
   parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
   parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--torch", default="eager,compile", help="eager, compile, or both")
+  parser.add_argument("--torch-compile-mode", default="default")
   parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                       help="CPU cores for both: XLA and torch each use one thread a core")
   args = parser.parse_args()
@@ -73,35 +78,51 @@ def main() -> None:
                                          train=False))()
   forward = jax.jit(lambda v, images: model.apply(v, images, train=False))
   images = jax.device_put(x.transpose(0, 2, 3, 1))
-  flax_call = lambda: forward(variables, images).block_until_ready()
+  calls = {"flax": lambda: forward(variables, images).block_until_ready()}
+  first_call = {}
 
   reference = torch_model(args.arch, args.size).eval().to(device)
   torch_images = torch.from_numpy(x).to(device)
+  for variant in args.torch.split(","):
+    model_fn, inputs = reference, torch_images
+    if variant == "compile":
+      model_fn = torch.compile(reference.to(memory_format=torch.channels_last),
+                               mode=args.torch_compile_mode)
+      inputs = torch_images.contiguous(memory_format=torch.channels_last)
+    elif variant != "eager":
+      raise SystemExit(f"--torch takes eager and/or compile, not {variant!r}.")
 
-  def torch_call():
-    with torch.inference_mode():
-      reference(torch_images)
-    if device == "cuda":
-      torch.cuda.synchronize()
+    def torch_call(model_fn=model_fn, inputs=inputs):
+      with torch.inference_mode():
+        model_fn(inputs)
+      if device == "cuda":
+        torch.cuda.synchronize()
+
+    start = time.perf_counter()
+    torch_call()  # compiles, for the compiled variant
+    first_call[variant] = time.perf_counter() - start
+    calls[f"torch {variant}"] = torch_call
 
   for _ in range(args.warmup):  # compilation, allocator and oneDNN warm-up
-    flax_call()
-    torch_call()
-  flax_s, torch_s = [], []
+    for call in calls.values():
+      call()
+  seconds = {name: [] for name in calls}
   for _ in range(args.rounds):
-    flax_s.append(timed(flax_call, args.iters))
-    torch_s.append(timed(torch_call, args.iters))
+    for name, call in calls.items():
+      seconds[name].append(timed(call, args.iters))
   print(f"{args.arch}, batch {args.batch}, {args.size}x{args.size}, threads {args.threads}, "
         f"JAX on {jax.devices()[0].platform}, torch on {device} (torch {torch.__version__}, "
         f"jax {jax.__version__}); {args.rounds} alternating rounds of {args.iters} calls")
   print("load average (1, 5, 15 min) before: " + " ".join(f"{v:.2f}" for v in load_before)
         + ", after: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-  flax_ips = args.batch / statistics.median(flax_s)
-  torch_ips = args.batch / statistics.median(torch_s)
-  spread = lambda s: f"rounds {args.batch / max(s):.1f}..{args.batch / min(s):.1f}"
-  print(f"flax  {flax_ips:10.1f} images/s (median; {spread(flax_s)})")
-  print(f"torch {torch_ips:10.1f} images/s (median; {spread(torch_s)})")
-  print(f"ratio flax/torch {flax_ips / torch_ips:.2f}")
+  rate = {name: args.batch / statistics.median(s) for name, s in seconds.items()}
+  for name, s in seconds.items():
+    spread = f"rounds {args.batch / max(s):.1f}..{args.batch / min(s):.1f}"
+    ratio = "" if name == "flax" else f"  ratio flax/{name} {rate['flax'] / rate[name]:.2f}"
+    variant = name.split(" ")[-1]
+    note = (f"  (first call {first_call[variant]:.1f} s: compilation)"
+            if name == "torch compile" else "")
+    print(f"{name:14s} {rate[name]:10.1f} images/s (median; {spread}){ratio}{note}")
 
 
 if __name__ == "__main__":
