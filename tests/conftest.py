@@ -105,3 +105,23 @@ def resnet18_file(tmp_path_factory) -> str:
   path = str(tmp_path_factory.mktemp("torch") / "resnet18.pth")
   torch.save(randomised(torchvision.models.resnet18()).state_dict(), path)
   return path
+
+
+@pytest.fixture(scope="session")
+def finished_source_only(data_dir, tmp_path_factory) -> str:
+  """The workdir of a finished tiny source-only run on the embedded task (shared by the
+  source-free and test-time tests as their train.init_from)."""
+  from tldomain import trainers  # pylint: disable=g-import-not-at-top
+  config = defaults.set_method(defaults.base_config(), "source_only")
+  config.data.data_dir = data_dir
+  config.data.batch_size = 8
+  config.data.eval_batch_size = 128
+  config.model.bottleneck_dim = 32
+  config.train.steps = 6
+  config.train.log_every = 3
+  config.train.eval_every = 6
+  config.train.progress_bar = False
+  config.selection.num_examples = 64
+  workdir = str(tmp_path_factory.mktemp("source_only"))
+  trainers.run(config, workdir)
+  return workdir

@@ -11,15 +11,27 @@ from typing import Callable
 import ml_collections
 
 from tldomain.registry import Registry
-from tldomain.trainers import features, finetune
+from tldomain.methods import get_method
+from tldomain.trainers import features, finetune, source_free, test_time
 
 Trainer = Callable[[ml_collections.ConfigDict, str], dict | None]
 
 TRAINERS: Registry[Trainer] = Registry("train.mode")
 TRAINERS.register("finetune", finetune.run)
 TRAINERS.register("features", features.run)
+TRAINERS.register("source_free", source_free.run)
+TRAINERS.register("test_time", test_time.run)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict | None:
   """Runs the trainer `config.train.mode` names in `workdir` (see each trainer's `run`)."""
-  return TRAINERS.get(config.train.mode)(config, workdir)
+  trainer = TRAINERS.get(config.train.mode)
+  method = get_method(config.method.name)
+  if config.train.mode not in method.modes:
+    raise ValueError(f"Method {method.name!r} runs in train.mode "
+                     f"{' or '.join(method.modes)}, not {config.train.mode!r}.")
+  if method.needs_target_labels and config.data.get("target_labeled_per_class", 0) <= 0:
+    raise ValueError(f"Method {method.name!r} trains on labelled target shots: set "
+                     "data.target_labeled_per_class to 1 or 3 (e.g. configs/digits.py:"
+                     f"{method.name},usps,mnist,shots=3).")
+  return trainer(config, workdir)
