@@ -10,8 +10,8 @@ import pytest
 
 from tldomain import defaults, run_data, trainers
 from tldomain.methods import LossInputs, Outputs, get_method
-from tldomain.models import CosineHead
-from tldomain.steps import ModuleRunner
+from tldomain.models import ClassifierHead, CosineHead, IdentityBottleneck
+from tldomain.steps import ModuleRunner, init_variables, method_loss
 
 
 def test_pick_labeled_is_per_class_and_repeatable():
@@ -40,8 +40,37 @@ def fewshot_config(small_config, method, shots):
   return config
 
 
-@pytest.mark.parametrize("method", ["mme", "dann"])
-def test_shots_train_any_method_and_leave_the_test_set(small_config, tmp_path, method):
+def test_every_method_adds_the_labelled_target_cross_entropy():
+  """The step adds CE(labelled target) to whatever loss the method returns."""
+  modules = {"backbone": IdentityBottleneck(), "bottleneck": IdentityBottleneck(),
+             "head": ClassifierHead(3)}
+  rng = np.random.default_rng(0)
+  batch = {"source": {"image": jnp.asarray(rng.normal(size=(4, 5)), jnp.float32),
+                      "label": jnp.asarray([0, 1, 2, 0], jnp.int32)},
+           "target": {"image": jnp.asarray(rng.normal(size=(4, 5)), jnp.float32)},
+           "target_labeled": {"image": jnp.asarray(rng.normal(size=(3, 5)), jnp.float32),
+                              "label": jnp.asarray([2, 1, 0], jnp.int32)}}
+  for name in ("source_only", "entropy", "dann"):
+    method, hparams = get_method(name), defaults.method_config(name)
+    if "discriminator_hidden" in hparams:
+      hparams.discriminator_hidden = (4,)
+    all_modules = {**modules, **method.modules(hparams)}
+    params, stats = init_variables(all_modules, method, hparams, batch, jax.random.key(0))
+    run = ModuleRunner(all_modules, params, stats, train=False)
+    with_shots, metrics = method_loss(run, batch, method, hparams, jnp.float32(0.5),
+                                      jax.random.key(1))
+    without = {k: v for k, v in batch.items() if k != "target_labeled"}
+    base, _ = method_loss(ModuleRunner(all_modules, params, stats, train=False), without,
+                          method, hparams, jnp.float32(0.5), jax.random.key(1))
+    logits = batch["target_labeled"]["image"] @ params["head"]["dense"]["kernel"] + \
+        params["head"]["dense"]["bias"]
+    ce = -np.mean(np.take_along_axis(jax.nn.log_softmax(logits), np.array([[2], [1], [0]]), 1))
+    np.testing.assert_allclose(float(with_shots), float(base) + ce, rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(float(metrics["target_labeled_ce"]), ce, rtol=1e-5)
+
+
+def test_shots_train_mme_and_leave_the_test_set(small_config, tmp_path):
+  method = "mme"
   config = fewshot_config(small_config, method, 1)
   workdir = str(tmp_path / method)
   results = trainers.run(config, workdir)

@@ -18,6 +18,7 @@ BatchNorm on its running statistics), checkpointed once, and results.json
 written with the shared keys plus `adapt_seconds` and the online accuracy.
 """
 
+import os
 import time
 
 import jax
@@ -177,6 +178,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict:
   compiled = compute.compile_steps(config, method, splits.num_classes, mesh)
   state = jax.device_get(init_from.with_weights(compiled, finished, mesh))
   d = config.data
+  os.makedirs(workdir_path, exist_ok=True)
   writer = MetricWriter(workdir_path, enabled=is_main)
   adapt_start = time.time()
   extra: dict = {"init_from": finished.path, "init_from_step": finished.step,
