@@ -15,8 +15,10 @@
 # Each spec is "method[,shots=K]"; runs land in WORKDIR/usps_to_mnist/<method>[_shotsK]/seed<k>.
 # A run whose results.json exists is skipped; an unfinished one resumes.
 set -euo pipefail
-WORKDIR=$1; shift
-MANUAL_DIR=${MANUAL_DIR:-$(dirname "$0")/../../shared/data}
+WORKDIR=$(realpath "$1"); shift
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"  # configs/ and the tldomain package
+MANUAL_DIR=${MANUAL_DIR:-$ROOT/../shared/data}
 PYTHON=${PYTHON:-python}
 W=$WORKDIR/usps_to_mnist
 for spec in "$@"; do
