@@ -1,6 +1,14 @@
 """Digit tasks: USPS, MNIST, MNIST-M, SVHN and the embedded UCI digits, any pair.
 
   --config=configs/digits.py:dann,usps,mnist   (method, source, target)
+  --config=configs/digits.py:mme,usps,mnist,shots=3   (3 labelled target images per class)
+  --config=configs/digits.py:shot,usps,mnist --config.train.init_from=WORKDIR_OF_SOURCE_ONLY
+
+Semi-supervised DA: `shots=k` sets data.target_labeled_per_class=k (any
+method; s_plus_t and mme need it). Source-free (shot, shot_im) and test-time
+(adabn, tent) methods set train.mode themselves and start from the finished
+run given by train.init_from. SHOT trains 30 epochs of the target in the
+paper; here the step budget is train.steps like every method.
 
 Pixel-level recipes: `fda` (cross-entropy on FDA images, data.fda_beta = 0.09, the
 largest beta of the FDA paper: a 4x4 low-frequency square at 28x28, 2x2 at
@@ -19,7 +27,12 @@ from tldomain import defaults
 
 
 def get_config(arg: str = "dann,usps,mnist"):
-  method, source, target = (arg.split(",") + ["usps", "mnist"])[:3]
+  parts = arg.split(",")
+  options = dict(p.split("=", 1) for p in parts if "=" in p)
+  unknown = sorted(set(options) - {"shots"})
+  if unknown:
+    raise ValueError(f"Unknown option(s) {unknown} in {arg!r}; valid: shots=K.")
+  method, source, target = ([p for p in parts if "=" not in p] + ["usps", "mnist"])[:3]
   config = defaults.base_config()
   config.data.source = source
   config.data.target = target
@@ -31,6 +44,7 @@ def get_config(arg: str = "dann,usps,mnist"):
   config.train.steps = 2000
   if method in ("fda", "fda_entropy"):
     config.data.fda_beta = 0.09
+  config.data.target_labeled_per_class = int(options.get("shots", 0))
   defaults.set_method(config, method)
   if method == "pixelda":
     config.optim.name = "adam"

@@ -125,20 +125,33 @@ def lite_cache(tmp_path_factory) -> str:
     os.environ["TLDOMAIN_CACHE"] = saved
 
 
-@pytest.fixture(scope="session")
-def finished_run(data_dir, tmp_path_factory) -> str:
-  """The workdir of a tiny finished DANN run on the embedded task (export, predict, distill)."""
+def tiny_finished_run(method: str, data_dir: str, workdir: str) -> str:
+  """Trains a 6-step run of `method` on the embedded task into `workdir`."""
   from tldomain import trainers  # pylint: disable=g-import-not-at-top
-  config = defaults.set_method(defaults.base_config(), "dann")
+  config = defaults.set_method(defaults.base_config(), method)
   config.data.data_dir = data_dir
   config.data.batch_size = 8
   config.data.eval_batch_size = 128
   config.model.bottleneck_dim = 32
-  config.method.discriminator_hidden = (32, 32)
+  if "discriminator_hidden" in config.method:
+    config.method.discriminator_hidden = (32, 32)
   config.train.steps = config.train.eval_every = 6
   config.train.log_every = 3
   config.train.progress_bar = False
   config.selection.num_examples = 64
-  workdir = str(tmp_path_factory.mktemp("finished_run"))
   trainers.run(config, workdir)
   return workdir
+
+
+@pytest.fixture(scope="session")
+def finished_run(data_dir, tmp_path_factory) -> str:
+  """A finished tiny DANN run (export, predict, distill: an adapted model with a
+  method module the classifier must leave out)."""
+  return tiny_finished_run("dann", data_dir, str(tmp_path_factory.mktemp("finished_run")))
+
+
+@pytest.fixture(scope="session")
+def finished_source_only(data_dir, tmp_path_factory) -> str:
+  """A finished tiny source-only run (train.init_from of the source-free and
+  test-time tests)."""
+  return tiny_finished_run("source_only", data_dir, str(tmp_path_factory.mktemp("source_only")))

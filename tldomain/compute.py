@@ -31,11 +31,27 @@ def build_modules(model_config: ml_collections.ConfigDict, method: Method,
   return {**modules, **extra}
 
 
-def example_batch(input_shape: tuple[int, ...]) -> dict:
-  """A two-example batch of zeros: enough to trace shapes through every module."""
+def example_batch(input_shape: tuple[int, ...], labeled_target: bool = False,
+                  source: bool = True) -> dict:
+  """A two-example batch of zeros: enough to trace shapes through every module.
+
+  It holds the parts the real batches hold: labelled target shots when the
+  run has them, no source in source-free and test-time modes.
+  """
   inputs = jnp.zeros((2, *input_shape), jnp.float32)
-  return {"source": {"image": inputs, "label": jnp.zeros((2,), jnp.int32)},
-          "target": {"image": inputs}}
+  labels = jnp.zeros((2,), jnp.int32)
+  batch = {"target": {"image": inputs}}
+  if source:
+    batch["source"] = {"image": inputs, "label": labels}
+  else:  # the source-free trainer may hand in pseudo-labels (SHOT)
+    batch["target"]["pseudo_label"] = labels
+  if labeled_target:
+    batch["target_labeled"] = {"image": inputs, "label": labels}
+  return batch
+
+
+# Modes that read no source data: their batches hold no "source" part.
+SOURCE_FREE_MODES = ("source_free", "test_time")
 
 
 class CompiledSteps(NamedTuple):
@@ -65,7 +81,9 @@ def compile_steps(config: ml_collections.ConfigDict, method: Method, num_classes
     optim_config = ml_collections.ConfigDict(config.optim.to_dict())
     optim_config.groups = {k: v for k, v in optim_config.groups.items() if k != "backbone"}
   total_steps = config.train.steps
-  example = example_batch(input_shape)
+  example = example_batch(input_shape,
+                          labeled_target=config.data.get("target_labeled_per_class", 0) > 0,
+                          source=config.train.mode not in SOURCE_FREE_MODES)
   init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
   # The optimizer's group labels need the parameter tree, not its values.
   params_shape, _ = jax.eval_shape(

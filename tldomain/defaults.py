@@ -24,6 +24,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.batch_size = 32  # global, per domain: a DANN step sees 32 source + 32 target
   c.data.eval_batch_size = 256
   c.data.image_size = 28
+  # Semi-supervised DA / few-shot transfer: k labelled examples per class of the
+  # target train split (drawn by `seed`, listed in <workdir>/target_labeled.json),
+  # their cross-entropy added to any method's loss; the target test set never
+  # includes them. 0 = none (unsupervised DA).
+  c.data.target_labeled_per_class = 0
   c.data.train_transform = "digits"
   c.data.eval_transform = "digits"
   # FDA (Yang & Soatto 2020): > 0 swaps the low-frequency amplitude of each source
@@ -42,6 +47,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Compute dtype: "float32" or "bfloat16" (mixed precision: modules compute in
   # bfloat16; parameters, optimizer state, BatchNorm statistics and losses stay float32).
   c.model.dtype = "float32"
+  # Classifier head: "linear", or "cosine" (L2-normalised features, bias-free
+  # weights, logits / head_temperature: MME's classifier, set by method mme).
+  c.model.head = "linear"
+  c.model.head_temperature = 0.05
 
   c.method = method_config("source_only")
 
@@ -77,6 +86,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.teacher_checkpoint = "latest"  # or "best"
   c.train.distill_temperature = 2.0
   c.train.distill_weight = 1.0
+
+  # "source_free" (SHOT, SHOT-IM) and "test_time" (AdaBN, TENT) start from a
+  # finished run: init_from is its workdir. They read no source data.
+  c.train.init_from = ""
   c.train.steps = 2000
   c.train.log_every = 50
   c.train.eval_every = 500  # evaluation and checkpoint interval, in steps
@@ -122,6 +135,12 @@ def method_config(name: str) -> ml_collections.ConfigDict:
 def set_method(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
   """Selects a method: its hyperparameters, and a parameter group per extra module."""
   config.method = method_config(name)
+  for key, value in methods.get_method(name).config.items():  # e.g. MME's cosine head
+    parent, _, leaf = key.rpartition(".")
+    node = config
+    for part in parent.split(".") if parent else []:
+      node = node[part]
+    node[leaf] = value
   for module_name in methods.get_method(name).modules(config.method):
     if module_name not in config.optim.groups:
       config.optim.groups[module_name] = group_settings()

@@ -25,6 +25,9 @@ EVAL_SPLITS = {
     "selection_source": "a fixed subset of source train",
     "selection_target": "a fixed subset of target train, unlabelled",
 }
+# Source-free and test-time runs read no source data: they evaluate these only,
+# and their records have no source accuracy and no DEV (which needs source data).
+TARGET_SPLITS = ("target_test", "selection_target")
 
 
 def array_batches(inputs: np.ndarray, labels: np.ndarray, global_batch: int
@@ -70,11 +73,12 @@ def evaluation_record(outputs: Mapping[str, Mapping[str, np.ndarray]],
   `target_test_accuracy` reads target labels (the oracle); `target_entropy`,
   `snd` and `dev` read only unlabelled target data.
   """
-  missing = sorted(set(EVAL_SPLITS) - set(outputs))
+  has_source = "source_val" in outputs
+  missing = sorted(set(EVAL_SPLITS if has_source else TARGET_SPLITS) - set(outputs))
   if missing:
     raise KeyError(f"evaluation_record needs outputs for {', '.join(missing)}.")
   record, losses = {}, {}
-  for name in ("source_val", "target_test"):
+  for name in ("source_val", "target_test") if has_source else ("target_test",):
     logits, labels = outputs[name]["logits"], outputs[name]["label"]
     losses[name] = cross_entropy(logits, labels)
     correct = np.argmax(logits, -1) == labels
@@ -83,6 +87,11 @@ def evaluation_record(outputs: Mapping[str, Mapping[str, np.ndarray]],
     record[f"{name}_class_mean_accuracy"] = float(np.mean(
         [correct[labels == c].mean() for c in np.unique(labels)]))
     record[f"{name}_loss"] = float(np.mean(losses[name]))
+  if not has_source:
+    target_logits = outputs["selection_target"]["logits"]
+    record["target_entropy"] = selection.prediction_entropy(target_logits)
+    record["snd"] = selection.soft_neighborhood_density(target_logits, snd_temperature)
+    return record
   record.update(selection.label_free_criteria(
       source_train_features=outputs["selection_source"]["features"],
       source_val_features=outputs["source_val"]["features"],

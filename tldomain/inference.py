@@ -38,7 +38,8 @@ class RestoredRun:
           with_defaults(defaults.base_config().to_dict(), json.load(f)))
     method = get_method(self.config.method.name)
     self.data = run_data.RunData(self.config.data, uses_target=True,
-                                 selection_examples=self.config.selection.num_examples)
+                                 selection_examples=self.config.selection.num_examples,
+                                 seed=self.config.seed)
     self.mesh = sharding.make_mesh()
     compiled = compute.compile_steps(self.config, method, self.data.num_classes, self.mesh)
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"),

@@ -53,7 +53,8 @@ def finish(config: ml_collections.ConfigDict, workdir: str, outcome, checkpointe
       # Accuracy of the final parameters; no target label chose anything.
       "target_test_accuracy": last_eval["target_test_accuracy"],
       "target_test_class_mean_accuracy": last_eval["target_test_class_mean_accuracy"],
-      "source_val_accuracy": last_eval["source_val_accuracy"],
+      # None where the mode reads no source data (source_free, test_time).
+      "source_val_accuracy": last_eval.get("source_val_accuracy"),
       "best_checkpoint": best,
       # Per evaluation: the oracle (target_test_accuracy) and the label-free
       # criteria; and the target accuracy of the step each criterion picks.

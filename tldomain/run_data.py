@@ -1,10 +1,14 @@
 """The data a run reads: its splits, the fixed evaluation subsets and the training stream."""
 
+import json
+import os
+import types
 import zlib
 from typing import Iterator
 
 import ml_collections
 import numpy as np
+import tensorflow_datasets as tfds
 
 from tldomain import data, sharding
 
@@ -60,19 +64,66 @@ def subset(split: data.Split, size: int, unlabelled: bool = False) -> data.Split
   return split.hide_labels() if unlabelled else split
 
 
+def pick_labeled(labels: np.ndarray, per_class: int, seed: int, num_classes: int,
+                 where: str) -> np.ndarray:
+  """`per_class` indices of each class of `labels`, drawn by `seed`, sorted.
+
+  The draw depends only on (seed, labels), so a run and its repeat pick the
+  same examples. Raises, naming the class, if one has fewer than `per_class`.
+  """
+  counts = np.bincount(labels, minlength=num_classes)
+  smallest = int(np.argmin(counts))
+  if counts[smallest] < per_class:
+    raise ValueError(
+        f"data.target_labeled_per_class={per_class} but class {smallest} of {where} has "
+        f"only {counts[smallest]} examples; use at most {counts[smallest]} shots per class.")
+  rng = np.random.default_rng([seed, zlib.crc32(b"target_labeled")])
+  picked = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+            for c in range(num_classes)]
+  return np.sort(np.concatenate(picked))
+
+
+def absolute_positions(spec: str, sizes: dict[str, int]) -> list[tuple[str, int]]:
+  """(split name, position) of each example of a TFDS split spec ("test[:500]", "train+test")."""
+  infos = {name: types.SimpleNamespace(num_examples=n) for name, n in sizes.items()}
+  positions = []
+  for part in tfds.core.ReadInstruction.from_spec(spec).to_absolute(infos):
+    start = part.from_ or 0
+    end = sizes[part.splitname] if part.to is None else part.to
+    positions += [(part.splitname, i) for i in range(start, end)]
+  return positions
+
+
+def overlap_in_test(train_spec: str, test_spec: str, picked: np.ndarray,
+                    sizes: dict[str, int]) -> np.ndarray:
+  """Positions in `test_spec` of the `picked` positions of `train_spec` (same domain)."""
+  train = absolute_positions(train_spec, sizes)
+  chosen = {train[i] for i in picked.tolist()}
+  return np.array([i for i, p in enumerate(absolute_positions(test_spec, sizes))
+                   if p in chosen], np.int64)
+
+
 class RunData:
   """The splits a run reads: source train/val, target train (unlabelled) and test.
 
   Evaluation also reads fixed subsets of `selection_examples` source train and
   (unlabelled) target train examples, on which the label-free selection
   criteria are computed.
+
+  With `data.target_labeled_per_class = k > 0`, k labelled examples per class
+  of the target train split (drawn by `seed`) form `target_labeled`; the
+  unlabelled target stream is the rest, and the target test set drops them
+  when it shares their split (a transductive run). `write_labeled` records them.
+
+  `source=False` (source-free and test-time modes) opens no source split:
+  `source_train` and `source_val` are None.
   """
 
   def __init__(self, data_config: ml_collections.ConfigDict, uses_target: bool,
-               selection_examples: int):
+               selection_examples: int, seed: int = 0, source: bool = True):
     d = data_config
     kw = dict(data_dir=d.data_dir or None, manual_dir=d.manual_dir or None)
-    source, target = data.DOMAINS.get(d.source), data.DOMAINS.get(d.target)
+    target = data.DOMAINS.get(d.target)
     loaded: dict[tuple[str, str], data.Split] = {}
 
     def load(domain: data.Domain, split: str) -> data.Split:
@@ -80,20 +131,66 @@ class RunData:
         loaded[domain.name, split] = data.load_split(domain.name, split, **kw)
       return loaded[domain.name, split]
 
-    self.source_train = load(source, d.source_train_split or source.train_split)
-    self.source_val = load(source, d.source_val_split or source.test_split)
-    self.target_test = load(target, d.target_test_split or target.test_split)
+    self.source_train = self.source_val = None
+    if source:
+      source_domain = data.DOMAINS.get(d.source)
+      self.source_train = load(source_domain, d.source_train_split or source_domain.train_split)
+      self.source_val = load(source_domain, d.source_val_split or source_domain.test_split)
+    target_test_split = d.target_test_split or target.test_split
+    target_train_split = d.target_train_split or target.train_split
+    self.target_test = load(target, target_test_split)
     # Always loaded: the selection criteria read unlabelled target images.
-    self.target_train_all = load(target, d.target_train_split or target.train_split)
+    self.target_train_all = load(target, target_train_split)
+    self.target_labeled, self.labeled_indices = None, None
+    per_class = d.get("target_labeled_per_class", 0)
+    if per_class > 0:
+      self._pick(per_class, seed, target, target_train_split, target_test_split, kw)
     self.target_train = self.target_train_all if uses_target else None
-    check_same_classes(self.source_train, self.target_test)
-    self.num_classes = self.source_train.num_classes
+    if self.source_train is not None:
+      check_same_classes(self.source_train, self.target_test)
+    self.num_classes = self.target_test.num_classes
     self.selection_examples = selection_examples
     self.eval_splits = {
-        "source_val": self.source_val, "target_test": self.target_test,
-        "selection_source": subset(self.source_train, selection_examples),
+        "target_test": self.target_test,
         "selection_target": subset(self.target_train_all, selection_examples,
                                    unlabelled=True)}
+    if source:
+      self.eval_splits = {"source_val": self.source_val, **self.eval_splits,
+                          "selection_source": subset(self.source_train, selection_examples)}
+
+  def _pick(self, per_class: int, seed: int, target: data.Domain, train_split: str,
+            test_split: str, kw: dict) -> None:
+    """Splits the labelled shots off the target train split (and the test split)."""
+    train = self.target_train_all
+    if np.any(train.labels < 0):
+      raise ValueError(f"data.target_labeled_per_class needs labels, but split "
+                       f"{train_split!r} of {target.name!r} is unlabelled.")
+    self.labeled_indices = pick_labeled(train.labels, per_class, seed, train.num_classes,
+                                        f"{target.name} {train_split}")
+    self.target_labeled = train.take(self.labeled_indices)
+    rest = np.setdiff1d(np.arange(len(train)), self.labeled_indices)
+    self.target_train_all = train.take(rest)
+    builder = data.domains.prepared_builder(target.name, kw["data_dir"], kw["manual_dir"])
+    sizes = {name: info.num_examples for name, info in builder.info.splits.items()}
+    in_test = overlap_in_test(train_split, test_split, self.labeled_indices, sizes)
+    if len(in_test):  # the test set never scores a picked example
+      keep = np.setdiff1d(np.arange(len(self.target_test)), in_test)
+      self.target_test = self.target_test.take(keep)
+    self.labeled_removed_from_test = int(len(in_test))
+
+  def write_labeled(self, workdir: str, seed: int) -> None:
+    """`<workdir>/target_labeled.json`: which target examples were given labels."""
+    if self.target_labeled is None:
+      return
+    t = self.target_labeled
+    record = {"domain": t.domain, "split": t.split, "seed": seed,
+              "per_class": len(self.labeled_indices) // t.num_classes,
+              "indices": self.labeled_indices.tolist(), "labels": t.labels.tolist(),
+              "removed_from_target_test": self.labeled_removed_from_test,
+              "note": "indices are positions in the split, in TFDS order"}
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "target_labeled.json"), "w", encoding="utf-8") as f:
+      json.dump(record, f, indent=1)
 
 
 def fda_style(data_config: ml_collections.ConfigDict, run_data: RunData,
@@ -108,19 +205,23 @@ def fda_style(data_config: ml_collections.ConfigDict, run_data: RunData,
 
 def train_batches(data_config: ml_collections.ConfigDict, run_data: RunData, seed: int,
                   start_step: int, mesh) -> Iterator[dict]:
-  """Global batches {"source": {image, label}, "target": {image}} from `start_step` on."""
+  """Global batches {"source": {image, label}, "target": {image}} from `start_step` on,
+  with "target_labeled": {image, label} when the run has labelled target shots."""
   d = data_config
-  source = data.train_stream(run_data.source_train, d.batch_size, stream_seed(seed, "source"),
-                             start_step, d.train_transform, d.image_size,
-                             fda_style(d, run_data, seed))
-  target = None
-  if run_data.target_train is not None:
-    target = data.train_stream(run_data.target_train, d.batch_size,
-                               stream_seed(seed, "target"), start_step,
-                               d.train_transform, d.image_size)
+
+  def stream(split: data.Split, name: str, style=None):
+    return data.train_stream(split, d.batch_size, stream_seed(seed, name), start_step,
+                             d.train_transform, d.image_size, style)
+
+  source = stream(run_data.source_train, "source", fda_style(d, run_data, seed))
+  target = stream(run_data.target_train, "target") if run_data.target_train is not None else None
+  labeled = (stream(run_data.target_labeled, "target_labeled")
+             if run_data.target_labeled is not None else None)
   while True:
     batch = {"source": next(source)}
     if target is not None:
       # Target labels never reach the step: the target train split is unlabelled.
       batch["target"] = {"image": next(target)["image"]}
+    if labeled is not None:
+      batch["target_labeled"] = next(labeled)
     yield sharding.global_batch(batch, mesh)

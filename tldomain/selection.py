@@ -119,6 +119,8 @@ def selections(evaluations: Sequence[Mapping[str, float]]) -> dict[str, dict]:
   """{criterion: {step, target_test_accuracy}} for 'last' and every criterion."""
   out = {}
   for criterion in ("last", *CRITERIA):
+    if criterion != "last" and CRITERIA[criterion][0] not in evaluations[-1]:
+      continue  # e.g. source_val and dev in a run that reads no source data
     chosen = select(evaluations, criterion)
     out[criterion] = {"step": int(chosen["step"]),
                       "target_test_accuracy": float(chosen["target_test_accuracy"])}

@@ -19,6 +19,7 @@ import ml_collections
 import optax
 
 from tldomain.methods.base import LossInputs, Method, Outputs
+from tldomain.methods.labeled_target import labeled_target_loss
 
 Batch = Mapping[str, Any]
 
@@ -96,26 +97,41 @@ def classify(run: ModuleRunner, images: jax.Array) -> Outputs:
   return Outputs(features=features, logits=run("head", features))
 
 
-def split_outputs(outputs: Outputs, n_source: int) -> tuple[Outputs, Outputs]:
-  return (Outputs(*(x[:n_source] for x in outputs)),
-          Outputs(*(x[n_source:] for x in outputs)))
+def split_outputs(outputs: Outputs, n_first: int) -> tuple[Outputs, Outputs]:
+  """The outputs of the first `n_first` examples of a batch, and of the rest."""
+  return (Outputs(*(x[:n_first] for x in outputs)), Outputs(*(x[n_first:] for x in outputs)))
 
 
 def method_loss(run: ModuleRunner, batch: Batch, method: Method,
                 hparams: ml_collections.ConfigDict, progress: jax.Array,
                 rng: jax.Array):
-  """One forward over source (+ target) images, then the method's loss."""
-  source_images = batch["source"]["image"]
-  n_source = source_images.shape[0]
-  if method.uses_target:
-    images = jnp.concatenate([source_images, batch["target"]["image"]])
-    source, target = split_outputs(classify(run, images), n_source)
-  else:
-    source, target = classify(run, source_images), None
-  inputs = LossInputs(source=source, target=target, labels=batch["source"]["label"],
-                      progress=progress, apply=run, rng=rng, source_images=source_images,
-                      target_images=batch["target"]["image"] if method.uses_target else None)
-  return method.loss(inputs, hparams)
+  """One forward over every image of the batch, then the method's loss.
+
+  The batch holds "source" {image, label} (absent in source-free and
+  test-time modes), "target" {image[, pseudo_label]} when the method uses
+  the target, and "target_labeled" {image, label} when the run has labelled
+  target shots, whose cross-entropy is added to any method's loss.
+  """
+  parts = [(name, batch[name]["image"]) for name in ("source", "target", "target_labeled")
+           if name in batch and (name != "target" or method.uses_target)]
+  outputs = classify(run, jnp.concatenate([images for _, images in parts]))
+  split = {}
+  for name, images in parts:
+    split[name], outputs = split_outputs(outputs, images.shape[0])
+  labeled = split.get("target_labeled")
+  inputs = LossInputs(
+      source=split.get("source"), target=split.get("target"),
+      labels=batch["source"]["label"] if "source" in batch else None,
+      progress=progress, apply=run, rng=rng, target_labeled=labeled,
+      target_labeled_labels=batch["target_labeled"]["label"] if labeled is not None else None,
+      target_pseudo_labels=batch.get("target", {}).get("pseudo_label"),
+      source_images=batch["source"]["image"] if "source" in batch else None,
+      target_images=batch["target"]["image"] if "target" in split else None)
+  loss, metrics = method.loss(inputs, hparams)
+  if labeled is not None:
+    labeled_loss, labeled_metrics = labeled_target_loss(inputs)
+    loss, metrics = loss + labeled_loss, {**metrics, **labeled_metrics}
+  return loss, metrics
 
 
 def init_variables(modules: Mapping[str, nn.Module], method: Method,

@@ -12,4 +12,6 @@ def source_only_loss(inputs: LossInputs, hparams):
                 "source_accuracy": accuracy(inputs.source.logits, inputs.labels)}
 
 
-register(Method(name="source_only", loss=source_only_loss, uses_target=False))
+# train.mode=distill trains a student with a source_only config (its own loss).
+register(Method(name="source_only", loss=source_only_loss, uses_target=False,
+                modes=("finetune", "features", "distill")))

@@ -102,6 +102,10 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   wall_start = time.time()
   is_main = jax.process_index() == 0
   method = get_method(config.method.name)
+  if config.data.get("target_labeled_per_class", 0) > 0:
+    raise ValueError("data.target_labeled_per_class is not supported in train.mode=features "
+                     "yet; use train.mode=finetune (optim.groups.backbone.frozen=True "
+                     "trains only the bottleneck and head).")
   splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples)
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.data.batch_size, mesh)

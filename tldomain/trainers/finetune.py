@@ -25,13 +25,16 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   wall_start = time.time()
   is_main = jax.process_index() == 0
   method = get_method(config.method.name)
-  splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples)
+  splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples,
+                            seed=config.seed)
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.data.batch_size, mesh)
   sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
 
   compiled = compute.compile_steps(config, method, splits.num_classes, mesh)
   opened = workdir.open_run(workdir_path, config, compiled.initial_state, write=is_main)
+  if is_main:
+    splits.write_labeled(workdir_path, config.seed)
   d = config.data
 
   def evaluate(state) -> dict[str, float]:
@@ -47,7 +50,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
       run_data.train_batches(d, splits, config.seed, opened.start_step, mesh), evaluate,
       opened.checkpointer, MetricWriter(workdir_path, enabled=is_main), evaluations,
       loop.LoopSchedule.from_config(config.train),
-      images_per_step=d.batch_size * (2 if method.uses_target else 1),
+      images_per_step=d.batch_size * (1 + method.uses_target + (splits.target_labeled is not None)),
       name=method.name, show_progress=is_main)
   return results.finish(config, workdir_path, outcome, opened.checkpointer, evaluations,
                         opened.start_step, mesh.size, wall_start, write=is_main)
