@@ -1,4 +1,4 @@
-"""Converts PyTorch ResNet weights to a tldomain (Orbax) weights folder.
+"""Converts PyTorch ResNet or EfficientNet-Lite weights to a tldomain (Orbax) weights folder.
 
   python scripts/convert_weights.py resnet50:torchvision-imagenet1k-v1
   python scripts/convert_weights.py resnet50.pth --arch=resnet50 --out=weights/r50
@@ -23,7 +23,8 @@ EXPECTED = (convert.WeightsMismatchError, pretrained.ChecksumError, ConnectionEr
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("source", nargs="?", help="a weights name, or a .pth/.safetensors file")
-  parser.add_argument("--arch", help="architecture of a file (resnet18 ... resnet152, ...)")
+  parser.add_argument("--arch", help="architecture of a file (resnet18 ... resnet152, "
+                      "efficientnet_lite0 ... efficientnet_lite4, ...)")
   parser.add_argument("--out", help="output folder for a file (default: the cache)")
   parser.add_argument("--list", action="store_true", help="list the weights names")
   args = parser.parse_args(argv)

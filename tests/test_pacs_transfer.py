@@ -44,8 +44,6 @@ def accuracy(pacs_subset, tmp_path, pretrained: str) -> float:
   config.data.image_size = 64  # small, to be fast; the weights still transfer
   config.data.batch_size, config.data.eval_batch_size = 14, 42
   config.optim.lr = 0.01  # a few steps: the recipe's 0.001 would barely move the head
-  # Batches of 14 small images give poor BatchNorm statistics: keep the running ones.
-  config.model.freeze_bn = True
   config.train.steps, config.train.log_every, config.train.eval_every = 24, 24, 24
   config.train.progress_bar = False
   config.selection.num_examples = 42
@@ -55,6 +53,7 @@ def accuracy(pacs_subset, tmp_path, pretrained: str) -> float:
 def test_imagenet_lite0_transfers_to_another_domain(pacs_subset, tmp_path, lite_cache):
   imagenet = accuracy(pacs_subset, tmp_path, "efficientnet_lite0:imagenet")
   random = accuracy(pacs_subset, tmp_path, "")
-  # 7 classes, 6 test images each: chance is 14 %. Measured here without
-  # freeze_bn: 42.9 % against 14.3 %.
+  # 7 classes, 6 test images each: chance is 14 %. Measured here (photo ->
+  # art_painting): 42.9 % against 14.3 %; with model.freeze_bn, 26.2 %: the
+  # ImageNet statistics (224 x 224) do not fit 64 x 64 images, batch ones do.
   assert imagenet >= random + 0.2, (imagenet, random)
