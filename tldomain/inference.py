@@ -7,7 +7,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from tldomain import compute, data, defaults, evaluation, run_data, sharding
+from tldomain import compute, data, defaults, run_data, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import get_method
 
@@ -62,7 +62,4 @@ class RestoredRun:
     if split not in splits:
       raise ValueError(f"Unknown split {split!r}; valid: {', '.join(splits)}.")
     chosen: data.Split = run_data.subset(splits[split], size)
-    d = self.config.data
-    return evaluation.predict(
-        self._predict, self.state,
-        data.eval_batches(chosen, d.eval_batch_size, d.eval_transform, d.image_size), self.mesh)
+    return run_data.predict_split(self._predict, self.state, chosen, self.config.data, self.mesh)

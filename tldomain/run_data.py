@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tldomain import data, sharding
+from tldomain import data, evaluation, sharding
 
 
 def stream_seed(seed: int, name: str) -> int:
@@ -201,6 +201,22 @@ def fda_style(data_config: ml_collections.ConfigDict, run_data: RunData,
   if not beta:
     return None
   return data.FdaStyle(run_data.target_train_all.hide_labels(), beta, stream_seed(seed, "fda"))
+
+
+def predict_split(predict_step, state, split: data.Split,
+                  data_config: ml_collections.ConfigDict, mesh) -> dict[str, np.ndarray]:
+  """{features, logits, label} of every image of `split` (eval transform), in order."""
+  d = data_config
+  return evaluation.predict(predict_step, state, data.eval_batches(
+      split, d.eval_batch_size, d.eval_transform, d.image_size), mesh)
+
+
+def evaluate(predict_step, state, run_data: RunData, data_config: ml_collections.ConfigDict,
+             snd_temperature: float, mesh) -> dict[str, float]:
+  """The evaluation record (tldomain/evaluation.py) of `state` on the run's image splits."""
+  return evaluation.evaluation_record(
+      {name: predict_split(predict_step, state, split, data_config, mesh)
+       for name, split in run_data.eval_splits.items()}, snd_temperature)
 
 
 def train_batches(data_config: ml_collections.ConfigDict, run_data: RunData, seed: int,

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from tldomain import (classifier, compute, data, evaluation, loop, optim, results, run_data,
-                      sharding, workdir)
+from tldomain import (classifier, compute, evaluation, loop, optim, results, run_data, sharding,
+                      workdir)
 from tldomain.methods import get_method
 from tldomain.methods.losses import cross_entropy
 from tldomain.metrics import MetricWriter
@@ -126,11 +126,8 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   d = config.data
 
   def evaluate(state) -> dict[str, float]:
-    outputs = {name: evaluation.predict(
-        compiled.predict_step, state,
-        data.eval_batches(split, d.eval_batch_size, d.eval_transform, d.image_size), mesh)
-               for name, split in splits.eval_splits.items()}
-    return evaluation.evaluation_record(outputs, config.selection.snd_temperature)
+    return run_data.evaluate(compiled.predict_step, state, splits, d,
+                             config.selection.snd_temperature, mesh)
 
   evaluations = evaluation.EvaluationLog(workdir_path, opened.start_step, enabled=is_main)
   outcome = loop.train_loop(

@@ -43,13 +43,11 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   d = config.data
 
   def outputs(state, split):
-    return evaluation.predict(compiled.predict_step, state, data.eval_batches(
-        split, d.eval_batch_size, d.eval_transform, d.image_size), mesh)
+    return run_data.predict_split(compiled.predict_step, state, split, d, mesh)
 
   def evaluate(state) -> dict[str, float]:
-    return evaluation.evaluation_record(
-        {name: outputs(state, split) for name, split in splits.eval_splits.items()},
-        config.selection.snd_temperature)
+    return run_data.evaluate(compiled.predict_step, state, splits, d,
+                             config.selection.snd_temperature, mesh)
 
   target = splits.target_train.hide_labels()
   steps_per_epoch = -(-len(target) // d.batch_size)

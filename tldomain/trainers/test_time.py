@@ -201,10 +201,8 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict:
   # The shared evaluation, checkpoint and results of the adapted model.
   config.train.steps = steps
   state = jax.device_put(state, sharding.replicated(mesh))
-  record = evaluation.evaluation_record(
-      {name: evaluation.predict(compiled.predict_step, state, data.eval_batches(
-          split, d.eval_batch_size, d.eval_transform, d.image_size), mesh)
-       for name, split in splits.eval_splits.items()}, config.selection.snd_temperature)
+  record = run_data.evaluate(compiled.predict_step, state, splits, d,
+                            config.selection.snd_temperature, mesh)
   opened = workdir.open_run(workdir_path, config, state, write=is_main)
   evaluations = evaluation.EvaluationLog(workdir_path, steps, enabled=is_main)
   evaluations.add(steps, record)
