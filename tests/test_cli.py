@@ -62,7 +62,7 @@ def test_loss_from_a_user_file_runs_from_the_cli(data_dir, tmp_path):
 def test_cli_unknown_method_lists_valid_names(tmp_path):
   out = cli(f"--config={CONFIG}:dnn", f"--workdir={tmp_path}")
   assert out.returncode != 0
-  assert "Unknown method 'dnn'. Valid names: cdan, cdan_e, coral, dann" in out.stderr
+  assert "Unknown method 'dnn'. Valid names: adabn, cdan, cdan_e, coral, dann" in out.stderr
 
 
 def test_main_job_prints_a_table_for_both_methods(data_dir, tmp_path):

@@ -59,5 +59,6 @@ def test_bad_teacher_settings(small_config, finished_run, tmp_path):
     trainers.run(config, str(tmp_path / "c"))
   config = small_config("dann", 4)
   config.train.mode, config.train.teacher = "distill", finished_run
-  with pytest.raises(ValueError, match="not method 'dann'"):
+  with pytest.raises(ValueError, match="Method 'dann' runs in train.mode finetune or features, "
+                     "not 'distill'"):
     trainers.run(config, str(tmp_path / "d"))

@@ -167,7 +167,9 @@ def test_mdd_subtracts_the_disparity_and_reverses_it_into_the_features():
 TRANSFER_TERMS = {"mmd": ("mmd", 1), "jan": ("jmmd", 1), "coral": ("coral", 1),
                   "dann": ("domain_loss", 1), "cdan": ("domain_loss", 1),
                   "cdan_e": ("domain_loss", 1), "mcc": ("class_confusion", 1),
-                  "mdd": ("disparity", -1), "entropy": ("target_entropy", 1)}
+                  "mdd": ("disparity", -1), "entropy": ("target_entropy", 1),
+                  "mme": ("target_entropy", -1),
+                  "fda_entropy": ("target_entropy_penalty", 1)}
 
 
 def generic_apply(name, x, num_classes=None):

@@ -16,13 +16,13 @@ import jax
 import jax.numpy as jnp
 
 from tldomain.methods.base import LossInputs, Method
-from tldomain.methods.losses import accuracy, cross_entropy, entropy
+from tldomain.methods.losses import accuracy, cross_entropy, entropy, loss_dtype
 from tldomain.methods.registry import register
 
 
 def charbonnier_entropy(logits: jax.Array, eta: float) -> jax.Array:
   """mean over examples of ((H / log K)^2 + 1e-8)^eta."""
-  logits = logits.astype(jnp.float32)
+  logits = loss_dtype(logits)
   normalised = entropy(jax.nn.softmax(logits)) / math.log(logits.shape[-1])
   return jnp.mean((normalised ** 2 + 1e-8) ** eta)
 
