@@ -14,32 +14,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "embedded_digits.py")
 
 
-# The runs' settings, as config overrides; the CLI gets them as --config.<key>=<value>.
-def overrides(data_dir: str, steps: int) -> dict:
-  return {"data.data_dir": data_dir, "train.steps": steps, "train.eval_every": 5,
-          "train.log_every": 5, "data.batch_size": 8, "model.bottleneck_dim": 16,
-          "method.discriminator_hidden": (16, 16), "train.progress_bar": False,
-          "selection.num_examples": 64}
-
-
 def start(data_dir: str, workdir: str, steps: int) -> subprocess.Popen:
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  flags = [f"--config.{key}={value}" for key, value in overrides(data_dir, steps).items()]
   return subprocess.Popen(
       [sys.executable, "-m", "tldomain.main", f"--config={CONFIG}:dann", f"--workdir={workdir}",
-       *flags],
+       f"--config.data.data_dir={data_dir}", f"--config.train.steps={steps}",
+       "--config.train.eval_every=5", "--config.train.log_every=5",
+       "--config.data.batch_size=8", "--config.model.bottleneck_dim=16",
+       "--config.method.discriminator_hidden=(16, 16)", "--config.train.progress_bar=False",
+       "--config.selection.num_examples=64"],
       cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def run_in_process(data_dir: str, workdir: str, steps: int) -> None:
-  """The same run as `start` gives, in this process: no start-up cost."""
-  from experiments.common import load_config  # pylint: disable=g-import-not-at-top
-  from experiments.suites import set_path  # pylint: disable=g-import-not-at-top
-  from tldomain import trainers  # pylint: disable=g-import-not-at-top
-  config = load_config(CONFIG, "dann")
-  for key, value in overrides(data_dir, steps).items():
-    set_path(config, key, value)
-  assert trainers.run(config, workdir) is not None
 
 
 def checkpoint_steps(workdir: str) -> list[int]:
@@ -61,7 +45,8 @@ def final_params(workdir: str, step: int) -> dict:
 
 def test_sigkill_then_restart_ends_equal_to_an_uninterrupted_run(data_dir, tmp_path):
   whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
-  run_in_process(data_dir, whole, steps=30)  # the uninterrupted reference
+  process = start(data_dir, whole, steps=30)
+  assert process.wait(timeout=600) == 0, process.communicate()[1][-3000:]
 
   process = start(data_dir, killed, steps=30)
   wait_for(lambda: any(s >= 10 for s in checkpoint_steps(killed)), process)
