@@ -13,13 +13,13 @@ from typing import NamedTuple
 from absl import logging
 import jax
 import ml_collections
-import numpy as np
 import orbax.checkpoint as ocp
 
 from tldomain import compute, defaults, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.inference import with_defaults
 from tldomain.models import CLASSIFIER_MODULES
+from tldomain.warm_start import layout_differences
 
 # Fields of the source run that must equal this run's for its weights to apply.
 MATCHING_FIELDS = ("model.backbone", "model.bottleneck_dim", "model.head",
@@ -89,18 +89,9 @@ def _restore(path: str) -> dict:
   return jax.device_get(checkpointer.restore(path, target))
 
 
-def _shapes(tree) -> dict[str, tuple]:
-  return {jax.tree_util.keystr(p): np.shape(x)
-          for p, x in jax.tree_util.tree_leaves_with_path(tree)}
-
-
 def check_same_layout(loaded: dict, fresh: dict, path: str) -> None:
   """Raises, naming every difference, unless the two trees share paths and shapes."""
-  have, want = _shapes(loaded), _shapes(fresh)
-  problems = [f"missing {k}" for k in sorted(set(want) - set(have))]
-  problems += [f"unexpected {k}" for k in sorted(set(have) - set(want))]
-  problems += [f"{k}: {have[k]} there, {want[k]} here"
-               for k in sorted(set(have) & set(want)) if have[k] != want[k]]
+  problems = layout_differences(loaded, fresh, shapes="{k}: {have} there, {want} here")
   if problems:
     raise ValueError(f"The classifier of train.init_from={path!r} does not fit this run's: "
                      + "; ".join(problems[:10]))

@@ -21,13 +21,21 @@ def _shapes(tree) -> dict[str, tuple[int, ...]]:
           for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-def check_fits(weights: dict, model: dict, origin: str) -> None:
-  """Raises, listing every difference, unless `weights` has `model`'s paths and shapes."""
-  have, want = _shapes(weights), _shapes(model)
+def layout_differences(loaded, wanted, shapes: str = "{k}: {have} vs the model's {want}"
+                       ) -> list[str]:
+  """Every path of `wanted` missing from `loaded`, every extra one, and every shape that
+  differs (worded by `shapes`, given k, have and want)."""
+  have, want = _shapes(loaded), _shapes(wanted)
   problems = [f"missing {k}" for k in sorted(set(want) - set(have))]
   problems += [f"unexpected {k}" for k in sorted(set(have) - set(want))]
-  problems += [f"{k}: {have[k]} vs the model's {want[k]}"
+  problems += [shapes.format(k=k, have=have[k], want=want[k])
                for k in sorted(set(have) & set(want)) if have[k] != want[k]]
+  return problems
+
+
+def check_fits(weights: dict, model: dict, origin: str) -> None:
+  """Raises, listing every difference, unless `weights` has `model`'s paths and shapes."""
+  problems = layout_differences(weights, model)
   if problems:
     raise WeightsMismatchError(f"{origin} does not fit the backbone: " + "; ".join(problems))
 
