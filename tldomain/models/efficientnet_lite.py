@@ -31,6 +31,7 @@ import math
 import flax.linen as nn
 import jax.numpy as jnp
 
+from tldomain.models.depthwise import DepthwiseConv
 from tldomain.models.torch_batch_norm import TorchBatchNorm
 from tldomain.registry import Registry
 
@@ -110,13 +111,15 @@ VARIANTS.register("efficientnet_lite3", LiteVariant(1.2, 1.4, 280, 0.3))
 VARIANTS.register("efficientnet_lite4", LiteVariant(1.4, 1.8, 300, 0.3))
 
 
-def conv(features: int, kernel: int, stride: int = 1, groups: int = 1, name: str | None = None,
+KERNEL_INIT = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+
+
+def conv(features: int, kernel: int, stride: int = 1, name: str | None = None,
          dtype=jnp.float32) -> nn.Conv:
   """TF-"SAME" bias-free conv; init N(0, 2 / fan_out) as TF's EfficientNet."""
   return nn.Conv(features, (kernel, kernel), strides=(stride, stride), padding="SAME",
-                 use_bias=False, feature_group_count=groups, name=name, dtype=dtype,
-                 param_dtype=jnp.float32,
-                 kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"))
+                 use_bias=False, name=name, dtype=dtype,
+                 param_dtype=jnp.float32, kernel_init=KERNEL_INIT)
 
 
 def batch_norm(train: bool, name: str) -> TorchBatchNorm:
@@ -136,8 +139,8 @@ class MBConv(nn.Module):
     if s.expand_ratio != 1:
       y = conv(s.hidden, 1, name="expand_conv", dtype=self.dtype)(y)
       y = nn.relu6(batch_norm(bn_train, "bn0")(y))
-    y = conv(s.hidden, s.kernel, s.stride, groups=s.hidden, name="depthwise_conv",
-             dtype=self.dtype)(y)
+    y = DepthwiseConv(s.kernel, s.stride, dtype=self.dtype, kernel_init=KERNEL_INIT,
+                      name="depthwise_conv")(y)
     y = nn.relu6(batch_norm(bn_train, "bn1")(y))
     y = conv(s.out_features, 1, name="project_conv", dtype=self.dtype)(y)
     y = batch_norm(bn_train, "bn2")(y)
