@@ -12,6 +12,7 @@ from tldomain import defaults, run_data, trainers
 from tldomain.methods import LossInputs, Outputs, get_method
 from tldomain.models import ClassifierHead, CosineHead, IdentityBottleneck
 from tldomain.steps import ModuleRunner, init_variables, method_loss
+from tldomain.trainers import features as features_trainer
 
 
 def test_pick_labeled_is_per_class_and_repeatable():
@@ -84,6 +85,38 @@ def test_shots_train_mme_and_leave_the_test_set(small_config, tmp_path):
   metrics = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert any("train/target_labeled_ce" in m for m in metrics)
   assert results["target_test_accuracy"] >= 0
+
+
+def test_split_off_shots_indexes_the_whole_splits_features():
+  x = np.arange(8, dtype=np.float32)[:, None]
+  y = np.arange(8) % 2
+  out = features_trainer.split_off_shots({"target_train": (x, y), "target_test": (x, y)},
+                                         np.array([1, 4]), np.array([0, 2, 3, 5, 6, 7]))
+  np.testing.assert_array_equal(out["target_labeled"][0][:, 0], [1, 4])
+  np.testing.assert_array_equal(out["target_train"][0][:, 0], [0, 2, 3, 5, 6, 7])
+  np.testing.assert_array_equal(out["target_test"][1], y[[0, 2, 3, 5, 6, 7]])
+  assert "target_test" not in features_trainer.split_off_shots(
+      {"target_train": (x, y), "target_test": (x, y)}, np.array([1]), None)
+
+
+def test_features_mode_shots_reuse_the_feature_cache(small_config, tmp_path):
+  """1-shot and 2-shot S+T on frozen features: the shots come out of the cached
+  whole target split (no re-extraction), and leave the test set."""
+  cache = str(tmp_path / "cache")
+  files = []
+  for shots in (1, 2):
+    config = fewshot_config(small_config, "s_plus_t", shots)
+    config.train.mode, config.train.features_cache = "features", cache
+    workdir = str(tmp_path / f"shots{shots}")
+    results = trainers.run(config, workdir)
+    with open(os.path.join(workdir, "target_labeled.json")) as f:
+      picked = json.load(f)
+    assert picked["removed_from_target_test"] == 10 * shots
+    assert np.isfinite(results["target_test_accuracy"])
+    metrics = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert any("train/target_labeled_ce" in m for m in metrics)
+    files.append(sorted(os.listdir(cache)))
+  assert files[0] == files[1]
 
 
 def test_s_plus_t_needs_shots_and_shots_must_fit(small_config, tmp_path):

@@ -142,6 +142,10 @@ class RunData:
     # Always loaded: the selection criteria read unlabelled target images.
     self.target_train_all = load(target, target_train_split)
     self.target_labeled, self.labeled_indices = None, None
+    # Before the shots are split off: features mode extracts these whole (one
+    # cache entry per split, whatever the seed) and indexes the features.
+    self.target_train_full, self.target_test_full = self.target_train_all, self.target_test
+    self.target_test_kept = None  # positions of target_test in target_test_full, when cut
     per_class = d.get("target_labeled_per_class", 0)
     if per_class > 0:
       self._pick(per_class, seed, target, target_train_split, target_test_split, kw)
@@ -176,6 +180,7 @@ class RunData:
     if len(in_test):  # the test set never scores a picked example
       keep = np.setdiff1d(np.arange(len(self.target_test)), in_test)
       self.target_test = self.target_test.take(keep)
+      self.target_test_kept = keep
     self.labeled_removed_from_test = int(len(in_test))
 
   def write_labeled(self, workdir: str, seed: int) -> None:

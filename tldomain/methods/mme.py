@@ -41,5 +41,5 @@ def mme_loss(inputs: LossInputs, hparams):
 
 
 register(Method(name="mme", loss=mme_loss, defaults={"trade_off": 0.1},
-                modes=("finetune",), needs_target_labels=True,
+                modes=("finetune", "features"), needs_target_labels=True,
                 config={"model.head": "cosine", "model.head_temperature": 0.05}))

@@ -20,4 +20,4 @@ def s_plus_t_loss(inputs: LossInputs, hparams):
 
 
 register(Method(name="s_plus_t", loss=s_plus_t_loss, uses_target=False,
-                modes=("finetune",), needs_target_labels=True))
+                modes=("finetune", "features"), needs_target_labels=True))

@@ -75,6 +75,20 @@ def extract(config, split: data.Split, apply_fn, variables, mesh, folder: str):
   return features, labels
 
 
+def split_off_shots(feats: dict, labeled_indices: np.ndarray,
+                    test_kept: np.ndarray | None) -> dict:
+  """The labelled target shots out of the whole target train split's features,
+  the rest as the unlabelled stream, and the test set without the shots when
+  it shares their split (run_data.RunData picked them)."""
+  x, y = feats["target_train"]
+  rest = np.setdiff1d(np.arange(len(y)), labeled_indices)
+  out = {"target_labeled": (x[labeled_indices], y[labeled_indices]),
+         "target_train": (x[rest], y[rest])}
+  if test_kept is not None:
+    out["target_test"] = tuple(a[test_kept] for a in feats["target_test"])
+  return out
+
+
 def feature_batches(features: np.ndarray, labels: np.ndarray, global_batch: int, seed: int,
                     stream: int, start_step: int = 0):
   """Endless shuffled batches of this process's share, from `start_step` on.
@@ -102,11 +116,8 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   wall_start = time.time()
   is_main = jax.process_index() == 0
   method = get_method(config.method.name)
-  if config.data.get("target_labeled_per_class", 0) > 0:
-    raise ValueError("data.target_labeled_per_class is not supported in train.mode=features "
-                     "yet; use train.mode=finetune (optim.groups.backbone.frozen=True "
-                     "trains only the bottleneck and head).")
-  splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples)
+  splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples,
+                            seed=config.seed)
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.data.batch_size, mesh)
   sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
@@ -115,10 +126,14 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   variables = backbone_variables(config.model, config.seed, backbone, config.data.image_size)
   apply_fn = jax.jit(lambda v, x: backbone.apply(v, x, train=False))
   to_extract = {"source_train": splits.source_train, "source_val": splits.source_val,
-                "target_test": splits.target_test, "target_train": splits.target_train_all}
+                "target_test": splits.target_test_full, "target_train": splits.target_train_full}
   folder = config.train.get("features_cache", "") or os.path.join(workdir_path, "features")
   feats = {name: extract(config, split, apply_fn, variables, mesh, folder)
            for name, split in to_extract.items()}
+  if splits.labeled_indices is not None:
+    feats.update(split_off_shots(feats, splits.labeled_indices, splits.target_test_kept))
+    if is_main:
+      splits.write_labeled(workdir_path, config.seed)
   feature_seconds = time.time() - wall_start
 
   dim = feats["source_train"][0].shape[1]
@@ -149,6 +164,8 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   source = feature_batches(*feats["source_train"], bs, config.seed, 0, start)
   target = (feature_batches(*feats["target_train"], bs, config.seed, 1, start)
             if method.uses_target else None)
+  labeled = (feature_batches(*feats["target_labeled"], bs, config.seed, 2, start)
+             if "target_labeled" in feats else None)
 
   def batches():
     while True:
@@ -156,6 +173,9 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
       batch = {"source": {"image": x, "label": y}}
       if target is not None:
         batch["target"] = {"image": next(target)[0]}  # no target label reaches the step
+      if labeled is not None:
+        x, y = next(labeled)
+        batch["target_labeled"] = {"image": x, "label": y}
       yield sharding.global_batch(batch, mesh)
 
   evaluations = evaluation.EvaluationLog(workdir_path, start, enabled=is_main)
@@ -163,7 +183,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
       opened.state, start, compiled.train_step, batches(), evaluate, opened.checkpointer,
       MetricWriter(workdir_path, enabled=is_main), evaluations,
       loop.LoopSchedule.from_config(config.train),
-      images_per_step=bs * (2 if method.uses_target else 1),
+      images_per_step=bs * (1 + method.uses_target + (labeled is not None)),
       name=f"{method.name} (features)", show_progress=is_main)
   return results.finish(config, workdir_path, outcome, opened.checkpointer, evaluations,
                         start, mesh.size, wall_start, write=is_main,
