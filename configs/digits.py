@@ -23,16 +23,12 @@ MNIST training files on this project's machines), set
 --config.data.target_train_split=test for a transductive run.
 """
 
-from tldomain import defaults
+from tldomain import defaults, recipes
 
 
 def get_config(arg: str = "dann,usps,mnist"):
-  parts = arg.split(",")
-  options = dict(p.split("=", 1) for p in parts if "=" in p)
-  unknown = sorted(set(options) - {"shots"})
-  if unknown:
-    raise ValueError(f"Unknown option(s) {unknown} in {arg!r}; valid: shots=K.")
-  method, source, target = ([p for p in parts if "=" not in p] + ["usps", "mnist"])[:3]
+  arg, options = recipes.split_options(arg)
+  method, source, target = recipes.parse_arg(arg, "usps", "mnist")
   config = defaults.base_config()
   config.data.source = source
   config.data.target = target
@@ -44,7 +40,7 @@ def get_config(arg: str = "dann,usps,mnist"):
   config.train.steps = 2000
   if method in ("fda", "fda_entropy"):
     config.data.fda_beta = 0.09
-  config.data.target_labeled_per_class = int(options.get("shots", 0))
+  recipes.apply_options(config, options)
   defaults.set_method(config, method)
   if method == "pixelda":
     config.optim.name = "adam"

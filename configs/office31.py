@@ -70,6 +70,9 @@ def domain(name: str) -> str:
 
 
 def get_config(arg: str = "dann,amazon,webcam"):
+  arg, options = recipes.split_options(arg)
   method, source, target = recipes.parse_arg(arg, "amazon", "webcam")
-  return recipes.imagenet_resnet_config(
+  config = recipes.imagenet_resnet_config(
       method, domain(source), domain(target), recipes.recipe_for(RECIPES, method))
+  recipes.apply_options(config, options)
+  return config

@@ -1,6 +1,7 @@
 """Office-Home with an ImageNet ResNet-50: every method's Transfer-Learning-Library recipe.
 
   --config=configs/office_home.py:dann,Art,Clipart   (method, source, target)
+  --config=configs/office_home.py:mme,Real_World,Clipart,shots=3   (semi-supervised DA, 3-shot)
 
 Domains: Art, Clipart, Product, Real_World, or TLL's short names Ar, Cl, Pr,
 Rw (any case). Office-Home has one split per domain: the source's images rank
@@ -73,6 +74,9 @@ def domain(name: str) -> str:
 
 
 def get_config(arg: str = "dann,art,clipart"):
+  arg, options = recipes.split_options(arg)
   method, source, target = recipes.parse_arg(arg, "art", "clipart")
-  return recipes.imagenet_resnet_config(
+  config = recipes.imagenet_resnet_config(
       method, domain(source), domain(target), recipes.recipe_for(RECIPES, method))
+  recipes.apply_options(config, options)
+  return config

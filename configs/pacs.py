@@ -2,6 +2,7 @@
 
   --config=configs/pacs.py:dann,photo,cartoon   (method, source, target; P/A/C/S work)
   ... --config.train.mode=features   # a head on frozen Lite0 features
+  --config=configs/pacs.py:mme,photo,cartoon,shots=3   (3 labelled target images per class)
 
 Domains: photo (P), art_painting (A), cartoon (C), sketch (S): whichever of them
 the manual folder holds (tldomain/data/builders/pacs.py). Checkpoints are ranked
@@ -57,8 +58,11 @@ def domain(name: str) -> str:
 
 
 def get_config(arg: str = "dann,photo,cartoon"):
+  arg, options = recipes.split_options(arg)
   method, source, target = recipes.parse_arg(arg, "photo", "cartoon")
-  return recipes.imagenet_resnet_config(
+  config = recipes.imagenet_resnet_config(
       method, domain(source), domain(target), recipes.recipe_for(RECIPES, method),
       backbone=BACKBONE, train_transform="lite_train", eval_transform="lite_eval",
       pretrained=WEIGHTS, image_size=IMAGE_SIZE)
+  recipes.apply_options(config, options)
+  return config

@@ -84,7 +84,10 @@ def domain(name: str) -> str:
 
 
 def get_config(arg: str = "dann,synthetic,real"):
+  arg, options = recipes.split_options(arg)
   method, source, target = recipes.parse_arg(arg, "synthetic", "real")
-  return recipes.imagenet_resnet_config(
+  config = recipes.imagenet_resnet_config(
       method, domain(source), domain(target), recipes.recipe_for(RECIPES, method),
       backbone="resnet101", train_transform="imagenet_center_train")
+  recipes.apply_options(config, options)
+  return config

@@ -61,12 +61,15 @@ class Run:
 
   @property
   def path(self) -> str:
-    """The run's workdir relative to the suite's."""
-    return os.path.join(self.task.name, self.method, f"seed{self.seed}")
+    """The run's workdir relative to the suite's; "mme,shots=3" runs in mme_shots3/."""
+    folder = self.method.replace(",", "_").replace("=", "")
+    return os.path.join(self.task.name, folder, f"seed{self.seed}")
 
   @property
   def config_arg(self) -> str:
-    return f"{self.method},{self.task.source},{self.task.target}"
+    """"method,source,target[,options]": a method may carry options ("mme,shots=3")."""
+    method, _, options = self.method.partition(",")
+    return ",".join([method, self.task.source, self.task.target] + ([options] if options else []))
 
   def all_overrides(self) -> tuple[tuple[str, Any], ...]:
     return (("seed", self.seed),) + self.task.overrides + self.overrides
@@ -167,6 +170,14 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
           ("source_only", "dann", "cdan", "mcc", "mdd", "mmd", "coral"),
           description="PACS P/A/C, 6 tasks, heads on frozen ImageNet Lite0 features.",
           shared_features=True),
+    # Semi-supervised DA on frozen features: 1 and 3 labelled target images per
+    # class, taken from the target (and left out of its test set); the source-only
+    # and UDA runs of pacs_features are the reference.
+    Suite("pacs_fewshot", "configs/pacs.py",
+          tuple(Task("photo", t, _PACS_FEATURES) for t in ("art_painting", "cartoon")),
+          ("s_plus_t,shots=1", "mme,shots=1", "s_plus_t,shots=3", "mme,shots=3"),
+          description="PACS photo -> art_painting/cartoon, S+T and MME with 1 and 3 shots, "
+          "heads on frozen ImageNet Lite0 features.", shared_features=True),
     Suite("pacs_finetune", "configs/pacs.py", _pacs_tasks(_PACS_FINETUNE),
           ("source_only", "dann", "cdan", "mcc"), seeds=(0,),
           description="PACS P/A/C, 6 tasks, ImageNet Lite0 fine-tuned at 128 x 128."),

@@ -136,6 +136,19 @@ def test_digits_config_selects_shots():
   assert config.method.trade_off == 0.1 and config.model.head_temperature == 0.05
   with pytest.raises(ValueError, match="valid: shots=K"):
     common.load_config(os.path.join(common.ROOT, "configs/digits.py"), "mme,usps,mnist,k=3")
+  config = common.load_config(os.path.join(common.ROOT, "configs/pacs.py"),
+                              "s_plus_t,photo,cartoon,shots=1")
+  assert config.data.target_labeled_per_class == 1 and config.data.target == "pacs/cartoon"
+
+
+def test_suite_runs_carry_method_options():
+  from experiments import suites  # pylint: disable=g-import-not-at-top
+  run = next(r for r in suites.runs(suites.get_suite("pacs_fewshot"), seeds=[2])
+             if r.method == "mme,shots=3")
+  assert run.path == os.path.join("photo_to_art_painting", "mme_shots3", "seed2")
+  assert run.config_arg == "mme,photo,art_painting,shots=3"
+  config = run.config()
+  assert config.data.target_labeled_per_class == 3 and config.train.mode == "features"
 
 
 def test_cosine_head_matches_numpy():

@@ -103,6 +103,25 @@ def imagenet_resnet_config(method: str, source: str, target: str, recipe: Recipe
   return config
 
 
+# "key=value" parts of a config argument, anywhere after the method.
+OPTIONS = {"shots": "shots=K (K labelled target examples per class: data.target_labeled_per_class)"}
+
+
+def split_options(arg: str) -> tuple[str, dict[str, str]]:
+  """"mme,photo,cartoon,shots=3" -> ("mme,photo,cartoon", {"shots": "3"})."""
+  parts = arg.split(",")
+  options = dict(p.strip().split("=", 1) for p in parts if "=" in p)
+  unknown = sorted(set(options) - set(OPTIONS))
+  if unknown:
+    raise ValueError(f"Unknown option(s) {unknown} in {arg!r}; valid: {'; '.join(OPTIONS.values())}.")
+  return ",".join(p for p in parts if "=" not in p), options
+
+
+def apply_options(config: ml_collections.ConfigDict, options: dict[str, str]) -> None:
+  if "shots" in options:
+    config.data.target_labeled_per_class = int(options["shots"])
+
+
 def parse_arg(arg: str, default_source: str, default_target: str) -> tuple[str, str, str]:
   """"method[,source[,target]]" -> (method, source, target)."""
   parts = [p.strip() for p in arg.split(",")]
