@@ -90,3 +90,31 @@ def test_adabn_and_tent_runs_from_a_finished_run(small_config, finished_source_o
       assert 0 <= results["online_target_test_accuracy"] <= 1
     else:
       assert results["steps"] == 0 and results["bn_statistics_examples"] == 1347
+
+
+def test_a_features_mode_run_starts_test_time_adaptation_with_its_backbone(small_config,
+                                                                          tmp_path):
+  """A features-mode checkpoint lacks the frozen backbone: init_from puts it back,
+  so the rebuilt image classifier scores what the features run scored, and AdaBN
+  then adapts every BatchNorm, the backbone's included."""
+  from tldomain import compute, init_from, run_data, sharding  # pylint: disable=g-import-not-at-top
+  config = small_config("source_only", steps=4)
+  config.train.mode = "features"
+  features_run = str(tmp_path / "features_run")
+  before = trainers.run(config, features_run)
+
+  config = small_config("adabn")
+  config.train.init_from = features_run
+  splits = run_data.RunData(config.data, True, 64, source=False)
+  mesh = sharding.make_mesh()
+  finished = init_from.load(features_run, config, splits.num_classes)
+  assert set(finished.params) == {"backbone", "bottleneck", "head"}
+  compiled = compute.compile_steps(config, get_method("adabn"), splits.num_classes, mesh)
+  state = init_from.with_weights(compiled, finished, mesh)
+  rebuilt = run_data.evaluate(compiled.predict_step, state, splits, config.data,
+                              config.selection.snd_temperature, mesh)
+  np.testing.assert_allclose(rebuilt["target_test_accuracy"], before["target_test_accuracy"],
+                             atol=1 / 450)  # one image may flip by rounding
+
+  results = trainers.run(config, str(tmp_path / "adabn"))
+  assert results["target_test_accuracy"] != before["target_test_accuracy"]

@@ -2,7 +2,8 @@
 
 `load` checks that the folder holds a finished run whose classifier matches
 this run's (backbone, bottleneck, head, input size, class count) and returns
-its final parameters and BatchNorm statistics; `target_only` adapts a config
+its final parameters and BatchNorm statistics (for a `train.mode=features`
+run, with the frozen backbone it trained on); `target_only` adapts a config
 to a run that reads no source data.
 """
 
@@ -15,11 +16,11 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
-from tldomain import compute, defaults, sharding
+from tldomain import compute, defaults, models, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.inference import with_defaults
 from tldomain.models import CLASSIFIER_MODULES
-from tldomain.warm_start import layout_differences
+from tldomain.warm_start import backbone_variables, layout_differences
 
 # Fields of the source run that must equal this run's for its weights to apply.
 MATCHING_FIELDS = ("model.backbone", "model.bottleneck_dim", "model.head",
@@ -72,6 +73,15 @@ def load(path: str, config: ml_collections.ConfigDict, num_classes: int) -> Fini
   params = {m: state["params"][m] for m in CLASSIFIER_MODULES if m in state["params"]}
   stats = {m: state["batch_stats"][m] for m in CLASSIFIER_MODULES
            if m in state.get("batch_stats", {})}
+  if source_config.train.mode == "features":
+    # Its checkpoints hold the bottleneck and head; the backbone is the frozen one
+    # the features came from (model.pretrained, or the run's seeded initialisation).
+    backbone = backbone_variables(source_config.model, source_config.seed,
+                                  models.build_backbone(source_config.model),
+                                  source_config.data.image_size)
+    params["backbone"] = backbone["params"]
+    if backbone.get("batch_stats"):
+      stats["backbone"] = backbone["batch_stats"]
   head_classes = jax.tree.leaves(params["head"])[0].shape[-1]
   if head_classes != num_classes:
     raise ValueError(f"train.init_from={path!r} classifies {head_classes} classes but the "

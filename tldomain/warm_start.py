@@ -2,10 +2,14 @@
 
 Only the backbone is restored: the bottleneck, the head (sized for this task's
 classes) and any method modules keep their fresh initialisation. Which groups
-then train, and how fast, is `optim.groups`' business.
+then train, and how fast, is `optim.groups`' business. `backbone_variables`
+gives a frozen backbone's variables: the features trainer extracts with them,
+and a run started from a features-mode run (init_from.py) gets them back.
 """
 
+from absl import logging
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -61,3 +65,18 @@ def with_pretrained_backbone(config: ml_collections.ConfigDict, state, tx, mesh)
                          opt_state=tx.init(params))
 
   return jax.jit(put, out_shardings=sharding.replicated(mesh))(state, weights.backbone)
+
+
+def backbone_variables(model_config: ml_collections.ConfigDict, seed: int, backbone,
+                       image_size: int) -> dict:
+  """The frozen backbone's variables: `model.pretrained`, else a seeded random init."""
+  images = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+  key = jax.random.fold_in(jax.random.key(seed), 0)
+  if not model_config.pretrained:
+    logging.warning("train.mode=features with no model.pretrained: the features come "
+                    "from a randomly initialised %s.", model_config.backbone)
+    return backbone.init(key, images, train=False)
+  weights = pretrained.load(model_config.pretrained, model_config.backbone)
+  check_fits(weights.backbone, jax.eval_shape(lambda: backbone.init(key, images, train=False)),
+             model_config.pretrained)
+  return weights.backbone

@@ -13,9 +13,7 @@ import json
 import os
 import time
 
-from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -23,24 +21,8 @@ from tldomain import (compute, data, evaluation, loop, models, results, run_data
                       workdir)
 from tldomain.methods import get_method
 from tldomain.metrics import MetricWriter
-from tldomain.models import pretrained
 from tldomain.models.heads import IdentityBottleneck
-from tldomain.warm_start import check_fits
-
-
-def backbone_variables(model_config: ml_collections.ConfigDict, seed: int, backbone,
-                       image_size: int) -> dict:
-  """The frozen backbone's variables: `model.pretrained`, else a seeded random init."""
-  images = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
-  key = jax.random.fold_in(jax.random.key(seed), 0)
-  if not model_config.pretrained:
-    logging.warning("train.mode=features with no model.pretrained: the features come "
-                    "from a randomly initialised %s.", model_config.backbone)
-    return backbone.init(key, images, train=False)
-  weights = pretrained.load(model_config.pretrained, model_config.backbone)
-  check_fits(weights.backbone, jax.eval_shape(lambda: backbone.init(key, images, train=False)),
-             model_config.pretrained)
-  return weights.backbone
+from tldomain.warm_start import backbone_variables
 
 
 def fingerprint(config: ml_collections.ConfigDict, split: data.Split) -> str:
