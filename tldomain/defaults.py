@@ -145,3 +145,8 @@ def set_method(config: ml_collections.ConfigDict, name: str) -> ml_collections.C
     if module_name not in config.optim.groups:
       config.optim.groups[module_name] = group_settings()
   return config
+
+
+def starts_from_a_finished_run(name: str) -> bool:
+  """Source-free and test-time methods adapt the model of `train.init_from`."""
+  return methods.get_method(name).config.get("train.mode") in ("source_free", "test_time")

@@ -63,7 +63,11 @@ def _normalise(name: str) -> str:
 
 
 def recipe_for(recipes: dict[str, Recipe], method: str, fallback: str = "dann") -> Recipe:
-  """A method's recipe; methods TLL has none for take `fallback`'s (our choice)."""
+  """A method's recipe; methods TLL has none for take `fallback`'s (our choice),
+  except those that adapt a finished run (source-free, test-time): they take
+  source-only's, whose model (no bottleneck in TLL's) they start from."""
+  if method not in recipes and defaults.starts_from_a_finished_run(method):
+    fallback = "source_only"
   return recipes.get(method, recipes[fallback])
 
 
