@@ -74,16 +74,29 @@ class Run:
   def all_overrides(self) -> tuple[tuple[str, Any], ...]:
     return (("seed", self.seed),) + self.task.overrides + self.overrides
 
-  def config(self) -> ml_collections.ConfigDict:
+  def starting_point(self, workdir: str) -> tuple[tuple[str, Any], ...]:
+    """Source-free and test-time runs start from the suite's source-only run of
+    the same task and seed (`<workdir>/<task>/source_only/seed<k>`), unless an
+    override names train.init_from."""
+    from tldomain import defaults  # pylint: disable=g-import-not-at-top (imports JAX)
+    if (not defaults.starts_from_a_finished_run(self.method.partition(",")[0])
+        or any(key == "train.init_from" for key, _ in self.all_overrides())):
+      return ()
+    return (("train.init_from",
+             os.path.join(workdir, self.task.name, "source_only", f"seed{self.seed}")),)
+
+  def config(self, workdir: str = "") -> ml_collections.ConfigDict:
+    """The run's config; with the suite's `workdir`, also its starting point."""
     config = common.load_config(os.path.join(common.ROOT, self.config_file), self.config_arg)
-    for key, value in self.all_overrides():
+    for key, value in self.all_overrides() + (self.starting_point(workdir) if workdir else ()):
       set_path(config, key, value)
     return config
 
   def command(self, workdir: str) -> str:
     """The same run as one shell command (for a cluster scheduler)."""
     args = [f"--config={self.config_file}:{self.config_arg}"]
-    args += [f"--config.{key}={format_value(value)}" for key, value in self.all_overrides()]
+    args += [f"--config.{key}={format_value(value)}"
+             for key, value in self.all_overrides() + self.starting_point(workdir)]
     args.append(f"--workdir={os.path.join(workdir, self.path)}")
     return "python -m tldomain.main " + " ".join(shlex.quote(a) for a in args)
 
@@ -178,6 +191,12 @@ SUITES: dict[str, Suite] = {s.name: s for s in [
           ("s_plus_t,shots=1", "mme,shots=1", "s_plus_t,shots=3", "mme,shots=3"),
           description="PACS photo -> art_painting/cartoon, S+T and MME with 1 and 3 shots, "
           "heads on frozen ImageNet Lite0 features.", shared_features=True),
+    # Test-time adaptation of pacs_features' source-only runs (run it with the
+    # same --workdir): the frozen Lite0 and its head, adapted on target images.
+    Suite("pacs_test_time", "configs/pacs.py",
+          tuple(Task("photo", t) for t in ("art_painting", "cartoon")), ("adabn", "tent"),
+          description="PACS photo -> art_painting/cartoon: AdaBN and TENT from the "
+          "source-only runs of pacs_features (same workdir)."),
     Suite("pacs_finetune", "configs/pacs.py", _pacs_tasks(_PACS_FINETUNE),
           ("source_only", "dann", "cdan", "mcc"), seeds=(0,),
           description="PACS P/A/C, 6 tasks, ImageNet Lite0 fine-tuned at 128 x 128."),
@@ -246,7 +265,7 @@ def execute(suite_runs: Sequence[Run], workdir: str, progress_bar: bool = True) 
       continue
     print(f"\n== [{i}/{len(suite_runs)}] {run.task.name} {run.method} seed {run.seed} "
           f"-> {run_dir}", flush=True)
-    config = run.config()
+    config = run.config(workdir)
     config.train.progress_bar = config.train.progress_bar and progress_bar
     try:
       outcome = trainers.run(config, run_dir)

@@ -132,3 +132,13 @@ def test_a_run_saved_before_a_config_field_existed_restores_with_its_default():
   assert inference.with_defaults(base, saved) == {
       "model": {"dtype": "float32", "backbone": "resnet18"}, "seed": 3,
       "method": {"name": "dann"}}
+
+
+def test_test_time_runs_start_from_the_suites_source_only_run():
+  run = suites.runs(suites.get_suite("pacs_test_time"), methods=["tent"], seeds=[1])[0]
+  expected = os.path.join("W", "photo_to_art_painting", "source_only", "seed1")
+  assert run.config("W").train.init_from == expected
+  assert f"--config.train.init_from={expected}" in run.command("W")
+  assert not run.config().train.init_from  # no suite workdir, no starting point
+  source_only = suites.runs(suites.get_suite("pacs_features"), methods=["source_only"])[0]
+  assert source_only.starting_point("W") == ()
