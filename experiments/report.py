@@ -36,15 +36,18 @@ def load_results(workdir: str) -> list[dict]:
   return rows
 
 
-def accuracy(row: dict, criterion: str) -> float:
-  """Target test accuracy of the checkpoint `criterion` picks in this run."""
+def accuracy(row: dict, criterion: str) -> float | None:
+  """Target test accuracy of the checkpoint `criterion` picks in this run; None
+  when the run cannot compute that criterion (no source data in a source-free
+  or test-time run)."""
   if criterion == "last":
     return row["target_test_accuracy"]
   if "selected" not in row:
     raise ValueError(f"Run {row['task']}/{row['method']}/seed{row['seed']} recorded no "
                      "selection criteria (features mode or an older version); use "
                      "--criterion=last.")
-  return row["selected"][criterion]["target_test_accuracy"]
+  picked = row["selected"].get(criterion)
+  return None if picked is None else picked["target_test_accuracy"]
 
 
 def mean_std(values: Sequence[float]) -> str:
@@ -58,7 +61,7 @@ def task_table(rows: list[dict], criterion: str) -> tuple[str, str]:
   The average column is the mean over tasks of each task's mean; it is left
   blank for a method missing a task.
   """
-  done = [r for r in rows if not r.get("failed")]
+  done = [r for r in rows if not r.get("failed") and accuracy(r, criterion) is not None]
   tasks = list(dict.fromkeys(r["task"] for r in done))
   # The baseline first, then the methods in the order their runs were found.
   methods = sorted(dict.fromkeys(r["method"] for r in done), key=lambda m: m != "source_only")
@@ -97,7 +100,7 @@ def summary_table(rows: list[dict]) -> str:
   for task in dict.fromkeys(r["task"] for r in done):
     for method in dict.fromkeys(r["method"] for r in done if r["task"] == task):
       runs = [r for r in done if r["task"] == task and r["method"] == method]
-      stat = lambda key, scale=100.0: (
+      stat = lambda key, scale=100.0: "–" if any(r.get(key) is None for r in runs) else (
           f"{scale * np.mean([r[key] for r in runs]):.1f}"
           + (f" ± {scale * np.std([r[key] for r in runs]):.1f}" if len(runs) > 1 else ""))
       lines.append(f"| {task} | {method} | {len(runs)} | {stat('target_test_accuracy')} | "
@@ -123,7 +126,8 @@ def gains_over(rows: list[dict], baseline: str = "source_only") -> str:
 
 def selection_table(rows: list[dict]) -> str:
   """Per criterion: mean accuracy over all runs and its gap to the oracle's pick."""
-  done = [r for r in rows if not r.get("failed") and "selected" in r]
+  done = [r for r in rows if not r.get("failed") and "selected" in r
+          and all(c in r["selected"] for c in CRITERIA)]  # source-free runs lack some
   oracle = np.array([accuracy(r, "oracle") for r in done])
   lines = ["| criterion | uses target labels | mean target accuracy (%) | "
            "mean gap to oracle (points) | worst gap (points) |", "|---|---|---|---|---|"]

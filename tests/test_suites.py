@@ -142,3 +142,18 @@ def test_test_time_runs_start_from_the_suites_source_only_run():
   assert not run.config().train.init_from  # no suite workdir, no starting point
   source_only = suites.runs(suites.get_suite("pacs_features"), methods=["source_only"])[0]
   assert source_only.starting_point("W") == ()
+
+
+def test_reports_leave_a_test_time_run_out_of_source_criteria_only():
+  """AdaBN has no source data, so no source-validation pick: its row is absent
+  from that table and from the selection summary, present in 'last'."""
+  def row(method, acc, selected):
+    return {"task": "p_to_c", "method": method, "seed": 0, "target_test_accuracy": acc,
+            "source_val_accuracy": None if method == "adabn" else 0.9, "wall_seconds": 2.0,
+            "selected": {c: {"target_test_accuracy": acc} for c in selected}}
+  rows = [row("source_only", 0.5, report.CRITERIA),
+          row("adabn", 0.6, [c for c in report.CRITERIA if c not in ("source_val", "dev")])]
+  assert "adabn" not in report.task_table(rows, "source_val")[0]
+  assert "| adabn | 60.0 ± 0.0 |" in report.task_table(rows, "last")[0]
+  assert "| p_to_c | adabn | 1 | 60.0 | – | 2.0 |" in report.summary_table(rows)
+  assert "| oracle | yes | 50.0 |" in report.selection_table(rows)
