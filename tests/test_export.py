@@ -109,16 +109,17 @@ def test_unfinished_run_is_refused(finished_run, tmp_path):
     export.export(str(tmp_path), ["tflite"], str(tmp_path / "out"))
 
 
-def test_features_mode_is_not_exportable(finished_run, tmp_path):
+def test_mode_without_export_is_refused(finished_run, tmp_path):
   copy = str(tmp_path / "run")
   shutil.copytree(finished_run, copy)
   path = os.path.join(copy, "config.json")
   with open(path, encoding="utf-8") as f:
     config = json.load(f)
-  config["train"]["mode"] = "features"
+  config["train"]["mode"] = "test_time"
   with open(path, "w", encoding="utf-8") as f:
     json.dump(config, f)
-  with pytest.raises(classifier.NotExportableError, match="features mode saves only"):
+  with pytest.raises(classifier.NotExportableError,
+                     match="train.mode='test_time'.*Exportable modes: finetune, distill, features"):
     export.export(copy, ["saved_model"], str(tmp_path / "out"))
 
 

@@ -2,8 +2,10 @@
 
 Only the classifier's modules (backbone -> bottleneck -> head) come back, with
 their parameters and BatchNorm statistics, computing in float32 and in
-inference mode. A run qualifies when it finished (`results.json` written) and
-its checkpoints hold the whole classifier.
+inference mode. A run qualifies when it finished (`results.json` written).
+A `train.mode=features` run's checkpoints hold only the bottleneck and head:
+its backbone is rebuilt as that trainer built it (model.pretrained, or the
+same seeded random initialisation; trainers/features.py: backbone_variables).
 """
 
 import dataclasses
@@ -25,10 +27,9 @@ from tldomain.methods import get_method
 from tldomain.models.torch_batch_norm import TorchBatchNorm
 from tldomain.steps import ModuleRunner, classify
 
-# Modes whose checkpoints hold the whole classifier. train.mode=features keeps
-# only the bottleneck and head (the backbone is model.pretrained, frozen and
-# never saved), so its workdir alone cannot rebuild the classifier.
-EXPORTABLE_MODES = ("finetune", "distill")
+# Modes whose checkpoints hold the whole classifier, and features mode, whose
+# frozen backbone (never saved) is rebuilt from its config.
+EXPORTABLE_MODES = ("finetune", "distill", "features")
 CHECKPOINTS = ("latest", "best")
 
 
@@ -134,11 +135,8 @@ def restore(workdir: str, checkpoint: str = "latest") -> Classifier:
   config = load_config(workdir)
   if config.train.mode not in EXPORTABLE_MODES:
     raise NotExportableError(
-        f"{workdir} was trained with train.mode={config.train.mode!r}, whose checkpoints do "
-        f"not hold the whole classifier (features mode saves only the bottleneck and head; "
-        f"the backbone is the frozen model.pretrained). Exportable modes: "
-        f"{', '.join(EXPORTABLE_MODES)}; train with train.mode=finetune and "
-        "optim.groups.backbone.frozen=True for the same model in exportable form.")
+        f"{workdir} was trained with train.mode={config.train.mode!r}, whose checkpoints "
+        f"export cannot read yet. Exportable modes: {', '.join(EXPORTABLE_MODES)}.")
   step = checkpoint_step(workdir, config, checkpoint)
   names = class_names(config)
   # The state's shapes only: no pretrained weights are fetched (the checkpoint
@@ -148,7 +146,12 @@ def restore(workdir: str, checkpoint: str = "latest") -> Classifier:
   shaped.model.dtype = "float32"
   method = get_method(config.method.name)
   mesh = sharding.make_mesh(jax.devices()[:1])
-  compiled = compute.compile_steps(shaped, method, len(names), mesh)
+  features = config.train.mode == "features"
+  backbone = models.build_backbone(shaped.model) if features else None
+  compiled = (compute.compile_steps(shaped, method, len(names), mesh,
+                                    input_shape=(feature_dim(backbone, config.data.image_size),),
+                                    backbone=models.IdentityBottleneck())
+              if features else compute.compile_steps(shaped, method, len(names), mesh))
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"),
                               config.checkpoint.best_metric, config.checkpoint.best_mode)
   try:
@@ -162,6 +165,26 @@ def restore(workdir: str, checkpoint: str = "latest") -> Classifier:
   variables = {
       "params": {k: v for k, v in state.params.items() if k in keep},
       "batch_stats": {k: v for k, v in state.batch_stats.items() if k in keep}}
+  modules = {k: compiled.modules[k] for k in keep}
+  if features:  # the checkpoint's backbone is the pass-through the head trained behind
+    modules["backbone"] = backbone
+    frozen = frozen_backbone(config, backbone)
+    variables["params"]["backbone"] = frozen["params"]
+    variables["batch_stats"]["backbone"] = frozen.get("batch_stats", {})
   return Classifier(workdir=workdir, config=config, step=step, class_names=names,
-                    modules={k: compiled.modules[k] for k in keep},
-                    variables=jax.device_get(variables))
+                    modules=modules, variables=jax.device_get(variables))
+
+
+def feature_dim(backbone: nn.Module, image_size: int) -> int:
+  """The width of `backbone`'s features (shapes only, nothing computed)."""
+  images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), jnp.float32)
+  shapes = jax.eval_shape(lambda x: backbone.init_with_output(
+      jax.random.key(0), x, train=False)[0], images)
+  return int(shapes.shape[-1])
+
+
+def frozen_backbone(config: ml_collections.ConfigDict, backbone: nn.Module) -> dict:
+  """A features-mode run's backbone variables, exactly as its trainer made them."""
+  # Imported here: the trainers package imports this module (distillation's teacher).
+  from tldomain.trainers.features import backbone_variables  # pylint: disable=g-import-not-at-top
+  return backbone_variables(config.model, config.seed, backbone, config.data.image_size)

@@ -1,0 +1,84 @@
+"""A train.mode=features run exports: its frozen backbone is rebuilt from the config.
+
+The run's backbone is the digits CNN, randomly initialised (no
+model.pretrained) with a non-default seed, so the rebuilt backbone must repeat
+the features trainer's seeded initialisation to give back the cached features.
+"""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tldomain import classifier, data, defaults, export, predict, trainers
+from tldomain.data import transforms
+from tldomain.steps import ModuleRunner
+
+
+@pytest.fixture(scope="module")
+def features_run(data_dir, tmp_path_factory) -> str:
+  config = defaults.set_method(defaults.base_config(), "dann")
+  config.data.data_dir = data_dir
+  config.data.batch_size = 8
+  config.data.eval_batch_size = 128
+  config.model.bottleneck_dim = 32
+  config.method.discriminator_hidden = (32, 32)
+  config.train.mode = "features"
+  config.train.steps = config.train.eval_every = 6
+  config.train.progress_bar = False
+  config.selection.num_examples = 64
+  config.seed = 3
+  workdir = str(tmp_path_factory.mktemp("features_run"))
+  trainers.run(config, workdir)
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def restored(features_run):
+  return classifier.restore(features_run)
+
+
+def target_test(restored):
+  d = restored.config.data
+  domain = data.DOMAINS.get(d.target)
+  split = data.load_split(d.target, d.target_test_split or domain.test_split, d.data_dir)
+  batch = next(data.eval_batches(split, 10_000, d.eval_transform, d.image_size))
+  return split, batch["image"][batch["mask"]], batch["label"][batch["mask"]]
+
+
+def test_rebuilt_classifier_is_the_trained_one(features_run, restored):
+  split, images, labels = target_test(restored)
+  # The backbone gives the features the trainer cached (same seeded random init).
+  pattern = f"{split.domain.replace('/', '_')}-{split.split}-*.npz"
+  (cache,) = glob.glob(os.path.join(features_run, "features", pattern))
+  with np.load(cache) as cached:
+    run = ModuleRunner(restored.modules, restored.variables["params"],
+                       restored.variables["batch_stats"], train=False)
+    np.testing.assert_allclose(run("backbone", images), cached["features"], rtol=1e-5,
+                               atol=1e-5)
+  # And the head reproduces the run's own target accuracy, image for image.
+  with open(os.path.join(features_run, "results.json"), encoding="utf-8") as f:
+    results = json.load(f)
+  accuracy = np.mean(np.asarray(restored.logits(images)).argmax(1) == labels)
+  assert accuracy == pytest.approx(results["target_test_accuracy"], abs=1e-9)
+  assert set(restored.variables["params"]) == {"backbone", "bottleneck", "head"}
+
+
+def test_float_exports_equal_jax(features_run, restored, tmp_path):
+  out = str(tmp_path / "export")
+  metadata = export.export(features_run, ["saved_model", "tflite"], out)
+  assert metadata["mode"] == "features"
+  assert metadata["num_parameters"] == restored.num_parameters
+  saved = predict.SavedModel(os.path.join(out, "saved_model"))
+  lite = predict.TFLiteModel(os.path.join(out, "model.tflite"))
+  rng = np.random.default_rng(0)
+  for image in export.representative_images(restored, 2) + [
+      rng.integers(0, 256, (40, 33, 3), np.uint8)]:
+    x = transforms.digits(tf.constant(image), None, restored.image_size).numpy()
+    want = np.asarray(restored.logits(x[None]))[0]
+    for model in (saved, lite):
+      np.testing.assert_allclose(model.outputs(image)["logits"], want, rtol=0,
+                                 atol=1e-4 * np.abs(want).max())
