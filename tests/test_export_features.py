@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tldomain import classifier, data, defaults, export, predict, trainers
+from tldomain import classifier, data, defaults, export, predict, serving, trainers
 from tldomain.data import transforms
 from tldomain.steps import ModuleRunner
 
@@ -82,3 +82,21 @@ def test_float_exports_equal_jax(features_run, restored, tmp_path):
     for model in (saved, lite):
       np.testing.assert_allclose(model.outputs(image)["logits"], want, rtol=0,
                                  atol=1e-4 * np.abs(want).max())
+
+
+def test_lite_eval_serving_matches_the_transform():
+  rng = np.random.default_rng(3)
+  for shape, size in (((227, 227), 224), ((300, 200), 224), ((61, 97), 32), ((9, 40), 32)):
+    image = rng.integers(0, 256, (*shape, 3), np.uint8)
+    want = transforms.lite_eval(tf.constant(image), None, size).numpy()
+    got = serving.preprocess(tf.constant(image[None]), "lite_eval", size).numpy()[0]
+    # float32 rounding of the two matrix products: 1e-4 is 0.013 of a grey level.
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("transform", ["digits", "imagenet_eval", "lite_eval"])
+def test_preprocess_keeps_the_static_batch_size(transform):
+  # A TFLite signature takes one image: its batch size must survive the crop.
+  traced = tf.function(lambda x: serving.preprocess(x, transform, 32)).get_concrete_function(
+      tf.TensorSpec([1, None, None, 3], tf.uint8))
+  assert traced.output_shapes.as_list() == [1, 32, 32, 3]

@@ -75,8 +75,20 @@ def _imagenet_eval(images: tf.Tensor, size: int) -> tf.Tensor:
   return resized * (1.0 / (255.0 * std)) - mean / std
 
 
+def _lite_eval(images: tf.Tensor, size: int) -> tf.Tensor:
+  # transforms.lite_eval's centred square, its side size / (size + 32) of the
+  # shorter side, in integers: (size * shorter) // (size + 32) is the float
+  # product truncated (exactly so at 224, where the ratio is 7/8).
+  height_width = tf.shape(images)[1:3]
+  side = tf.maximum(size * tf.reduce_min(height_width) // (size + transforms.LITE_CROP_PADDING), 1)
+  offset = (height_width - side + 1) // 2
+  crop = tf.slice(images, tf.concat([[0], offset, [0]], 0), tf.stack([-1, side, side, -1]))
+  resized = resize(tf.cast(crop, tf.float32), size)
+  return resized * (1.0 / transforms.LITE_STD) - transforms.LITE_MEAN / transforms.LITE_STD
+
+
 # Eval transform name -> its serving version, uint8 (N, H, W, 3) -> float32 (N, size, size, 3).
-PREPROCESS = {"digits": _digits, "imagenet_eval": _imagenet_eval}
+PREPROCESS = {"digits": _digits, "imagenet_eval": _imagenet_eval, "lite_eval": _lite_eval}
 
 
 def check_transform(name: str) -> None:
@@ -90,4 +102,6 @@ def preprocess(images: tf.Tensor, transform: str, size: int) -> tf.Tensor:
   """uint8 RGB (N, H, W, 3) of any size -> the run's model input, float32 (N, size, size, 3)."""
   check_transform(transform)
   out = PREPROCESS[transform](images, size)
-  return tf.ensure_shape(out, [None, size, size, 3])
+  # The crops slice a dynamic window, which loses the static batch size a
+  # TFLite signature (batch 1) needs: the input's is restored.
+  return tf.ensure_shape(out, [images.shape[0], size, size, 3])
