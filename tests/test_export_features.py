@@ -95,8 +95,20 @@ def test_lite_eval_serving_matches_the_transform():
 
 
 @pytest.mark.parametrize("transform", ["digits", "imagenet_eval", "lite_eval"])
-def test_preprocess_keeps_the_static_batch_size(transform):
-  # A TFLite signature takes one image: its batch size must survive the crop.
-  traced = tf.function(lambda x: serving.preprocess(x, transform, 32)).get_concrete_function(
-      tf.TensorSpec([1, None, None, 3], tf.uint8))
-  assert traced.output_shapes.as_list() == [1, 32, 32, 3]
+def test_preprocess_converts_to_tflite_builtins(transform):
+  # A TFLite signature takes one image: its batch size must survive the crop,
+  # and every op must be a builtin (no TF Select fallback).
+  module = tf.Module()
+  module.f = tf.function(lambda x: serving.preprocess(x, transform, 32),
+                         input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
+  concrete = module.f.get_concrete_function()
+  assert concrete.output_shapes.as_list() == [1, 32, 32, 3]
+  lite = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module).convert()
+  interpreter = export.tflite_interpreter(model_content=lite)
+  image = np.random.default_rng(4).integers(0, 256, (1, 45, 38, 3), np.uint8)
+  interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], image.shape)
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
+  interpreter.invoke()
+  got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+  np.testing.assert_allclose(got, module.f(image).numpy(), atol=1e-5)

@@ -103,5 +103,7 @@ def preprocess(images: tf.Tensor, transform: str, size: int) -> tf.Tensor:
   check_transform(transform)
   out = PREPROCESS[transform](images, size)
   # The crops slice a dynamic window, which loses the static batch size a
-  # TFLite signature (batch 1) needs: the input's is restored.
-  return tf.ensure_shape(out, [images.shape[0], size, size, 3])
+  # TFLite signature (batch 1) needs: the input's is restored, statically only
+  # (an EnsureShape op that checks at run time is not a TFLite builtin).
+  out.set_shape([images.shape[0], size, size, 3])
+  return out
