@@ -112,3 +112,37 @@ def test_preprocess_converts_to_tflite_builtins(transform):
   interpreter.invoke()
   got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
   np.testing.assert_allclose(got, module.f(image).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel,stride", [(3, 1), (5, 2)])
+def test_depthwise_exports_as_one_tflite_depthwise_conv(kernel, stride):
+  import collections  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
+
+  from tldomain.models import depthwise  # pylint: disable=g-import-not-at-top
+  layer = depthwise.DepthwiseConv(kernel, stride)
+  x = np.random.default_rng(5).normal(size=(1, 11, 10, 8)).astype(np.float32)
+  variables = layer.init(jax.random.key(0), x)
+  shifted = np.asarray(layer.apply(variables, x))
+  with depthwise.grouped_convolution():
+    grouped = np.asarray(layer.apply(variables, x))
+  np.testing.assert_allclose(grouped, shifted, rtol=1e-5, atol=1e-5)
+
+  def apply(images):
+    with depthwise.grouped_convolution():
+      return layer.apply(variables, images)
+
+  module = tf.Module()
+  module.f = tf.function(jax2tf.convert(apply, with_gradient=False), autograph=False,
+                         input_signature=[tf.TensorSpec(x.shape, tf.float32)])
+  lite = tf.lite.TFLiteConverter.from_concrete_functions(
+      [module.f.get_concrete_function()], module).convert()
+  interpreter = export.tflite_interpreter(model_content=lite)
+  ops = collections.Counter(op["op_name"] for op in interpreter._get_ops_details())  # pylint: disable=protected-access
+  assert ops["DEPTHWISE_CONV_2D"] == 1 and not ops.keys() & {"SLICE", "STRIDED_SLICE", "MUL"}, ops
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+  interpreter.invoke()
+  got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+  np.testing.assert_allclose(got, shifted, rtol=1e-5, atol=1e-5)
