@@ -74,6 +74,8 @@ def test_float_exports_equal_jax(features_run, restored, tmp_path):
   assert metadata["num_parameters"] == restored.num_parameters
   saved = predict.SavedModel(os.path.join(out, "saved_model"))
   lite = predict.TFLiteModel(os.path.join(out, "model.tflite"))
+  run_model, names = predict.load_model(features_run)  # predict --model=WORKDIR
+  assert names == restored.class_names
   rng = np.random.default_rng(0)
   for image in export.representative_images(restored, 2) + [
       rng.integers(0, 256, (40, 33, 3), np.uint8)]:
@@ -82,6 +84,7 @@ def test_float_exports_equal_jax(features_run, restored, tmp_path):
     for model in (saved, lite):
       np.testing.assert_allclose(model.outputs(image)["logits"], want, rtol=0,
                                  atol=1e-4 * np.abs(want).max())
+    np.testing.assert_allclose(run_model(image), lite(image), atol=1e-5)
 
 
 def test_lite_eval_serving_matches_the_transform():
