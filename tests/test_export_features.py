@@ -20,12 +20,11 @@ from tldomain.steps import ModuleRunner
 
 @pytest.fixture(scope="module")
 def features_run(data_dir, tmp_path_factory) -> str:
-  config = defaults.set_method(defaults.base_config(), "dann")
+  config = defaults.set_method(defaults.base_config(), "source_only")
   config.data.data_dir = data_dir
   config.data.batch_size = 8
   config.data.eval_batch_size = 128
   config.model.bottleneck_dim = 32
-  config.method.discriminator_hidden = (32, 32)
   config.train.mode = "features"
   config.train.steps = config.train.eval_every = 6
   config.train.progress_bar = False
