@@ -5,7 +5,8 @@ their parameters and BatchNorm statistics, computing in float32 and in
 inference mode. A run qualifies when it finished (`results.json` written).
 A `train.mode=features` run's checkpoints hold only the bottleneck and head:
 its backbone is rebuilt as that trainer built it (model.pretrained, or the
-same seeded random initialisation; trainers/features.py: backbone_variables).
+same seeded random initialisation; warm_start.backbone_variables, which the
+features trainer uses).
 """
 
 import dataclasses
@@ -26,6 +27,7 @@ from tldomain.inference import with_defaults
 from tldomain.methods import get_method
 from tldomain.models.torch_batch_norm import TorchBatchNorm
 from tldomain.steps import ModuleRunner, classify
+from tldomain.warm_start import backbone_variables
 
 # Modes whose checkpoints hold the whole classifier, and features mode, whose
 # frozen backbone (never saved) is rebuilt from its config.
@@ -185,6 +187,4 @@ def feature_dim(backbone: nn.Module, image_size: int) -> int:
 
 def frozen_backbone(config: ml_collections.ConfigDict, backbone: nn.Module) -> dict:
   """A features-mode run's backbone variables, exactly as its trainer made them."""
-  # Imported here: the trainers package imports this module (distillation's teacher).
-  from tldomain.trainers.features import backbone_variables  # pylint: disable=g-import-not-at-top
   return backbone_variables(config.model, config.seed, backbone, config.data.image_size)
