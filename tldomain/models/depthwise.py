@@ -12,8 +12,8 @@ measures each Lite0 layer against the grouped convolution):
   stride and padded (the transposed convolution), with the flipped kernel;
 - kernel gradient: the k*k sums of window * output gradient as ONE variadic
   reduction, so XLA reads each window and the gradient once from cache
-  instead of once per tap (k*k separate reductions are memory-bound: 4-7x
-  slower on the Lite0 layers). Large maps reduce over W first (a row stays
+  instead of once per tap (k*k separate reductions are memory-bound: up to
+  7x slower on the Lite0 layers at batch 16). Large maps reduce over W first (a row stays
   in cache), small ones over H and W at once (fewer partial sums).
 On GPU, XLA fuses the same ops.
 """
