@@ -3,9 +3,9 @@
 from typing import Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
+from tldomain.models.chunked import chunked
 from tldomain.models.heads import batch_norm
 
 
@@ -27,32 +27,17 @@ class DigitsCNN(nn.Module):
     for i, channels in enumerate(self.channels):
       width = max(1, round(channels * self.width))
       conv = nn.Conv(width, (5, 5), padding="VALID", dtype=self.dtype, name=f"conv{i}")
-      x = chunked(conv, x)
+      x = chunked(conv, x, CONV_CHUNK)
       x = batch_norm(train, name=f"bn{i}", dtype=self.dtype)(x)
       x = nn.relu(x)
       x = max_pool_2x2(x)
     return x.reshape(x.shape[0], -1)
 
 
-# Images per convolution call (see `chunked`).
+# Images per convolution call on CPU (models/chunked.py): on the DANN step at
+# 32 + 32 images, 2 cores, 1336 -> 1910 images/s; chunks of 4 and 8 alike, 2
+# too small.
 CONV_CHUNK = 8
-
-
-def chunked(layer: nn.Module, x: jnp.ndarray) -> jnp.ndarray:
-  """`layer(x)` as `layer` on CONV_CHUNK images at a time, concatenated.
-
-  Same parameters and values (up to rounding). Autodiff gives each chunk its
-  own input and weight gradients, summed: XLA:CPU ran the weight gradient of
-  a convolution over all 64 images of a DANN step on one thread (a
-  convolution with a 24x24 or 8x8 window); on chunks its working set stays in
-  cache and the independent chunks spread over the cores. The digits DANN
-  step at 32 + 32 images on 2 cores went from about 1340 to 1900-2000
-  images/s (chunks of 4 and 8 alike, 2 too small; README, Benchmarks).
-  """
-  n = x.shape[0]
-  if n <= CONV_CHUNK or jax.default_backend() != "cpu":  # GPUs want the whole batch
-    return layer(x)
-  return jnp.concatenate([layer(x[start:start + CONV_CHUNK]) for start in range(0, n, CONV_CHUNK)])
 
 
 def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
