@@ -17,7 +17,6 @@ import dataclasses
 import flax.linen as nn
 import jax.numpy as jnp
 
-from tldomain.models.chunked import chunked
 from tldomain.models.torch_batch_norm import torch_batch_norm as batch_norm
 from tldomain.registry import Registry
 
@@ -79,10 +78,6 @@ ARCHITECTURES.register("resnet50d", Architecture("bottleneck", (3, 4, 6, 3), ste
 
 
 KERNEL_INIT = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
-# Images per call of a block's 3x3 convolution on CPU (models/chunked.py): the
-# ResNet-50 DANN step at 8 + 8 images, 2 cores, 2.22 -> 2.63 images/s (12.2 ->
-# 10.7 CPU s/step); chunks of 8 gave 2.30.
-CONV_CHUNK = 4
 
 
 class PointwiseConv(nn.Module):
@@ -161,8 +156,7 @@ class Block(nn.Module):
       convs = [(width, 1, 1, 1), (width, 3, self.stride, a.groups), (out_features, 1, 1, 1)]
     y = x
     for i, (features, kernel, stride, groups) in enumerate(convs, start=1):
-      layer = conv(features, kernel, stride, groups, name=f"conv{i}", dtype=self.dtype)
-      y = chunked(layer, y, CONV_CHUNK) if kernel > 1 else layer(y)
+      y = conv(features, kernel, stride, groups, name=f"conv{i}", dtype=self.dtype)(y)
       y = batch_norm(bn_train, name=f"bn{i}")(y)
       if i < len(convs):
         y = nn.relu(y)
