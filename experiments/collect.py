@@ -37,6 +37,7 @@ _TSNE = flags.DEFINE_bool("tsne", True, "Also plot t-SNE and measure A-distance 
                           "(restores two runs' final checkpoints).")
 _TSNE_METHODS = flags.DEFINE_list("tsne_methods", ["source_only", "dann"],
                                   "Before and after adaptation.")
+_TSNE_TASKS = flags.DEFINE_list("tsne_tasks", None, "Tasks to embed (default: all).")
 _TSNE_SEED = flags.DEFINE_integer("tsne_seed", 0, "Seed of the runs to embed.")
 _TSNE_EXAMPLES = flags.DEFINE_integer("tsne_examples", 500, "Examples per domain.")
 _SAMPLES = flags.DEFINE_bool("samples", True, "Sample grids of pixel-level runs "
@@ -67,7 +68,7 @@ def main(argv):
     report.plot_curves(rows, os.path.join(out, "accuracy_curves.png"))
   if _TSNE.value:
     distances = {}
-    for task in dict.fromkeys(r["task"] for r in rows):
+    for task in _TSNE_TASKS.value or dict.fromkeys(r["task"] for r in rows):
       distances[task] = report.plot_tsne(workdir, task, _TSNE_METHODS.value, _TSNE_SEED.value,
                                   _TSNE_EXAMPLES.value, os.path.join(out, f"tsne_{task}.png"))
     report.write(os.path.join(out, "a_distance.json"), json.dumps(distances, indent=2) + "\n")

@@ -71,11 +71,8 @@ def pixelda_rows(run_dir: str, size: int) -> tuple[np.ndarray, np.ndarray, np.nd
 def fda_rows(run_dir: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(source, FDA, target) images: the run's first training examples without and
   with FDA (same stream, same transform), and target images."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from tldomain import data, defaults, run_data  # pylint: disable=g-import-not-at-top
-  from tldomain.inference import with_defaults  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
-    c = ml_collections.ConfigDict(with_defaults(defaults.base_config().to_dict(), json.load(f)))
+  from tldomain import data, run_data, saved_config  # pylint: disable=g-import-not-at-top
+  c = saved_config.load(run_dir)
   d = c.data
   rd = run_data.RunData(d, uses_target=True, selection_examples=c.selection.num_examples)
   seed = run_data.stream_seed(c.seed, "source")

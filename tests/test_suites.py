@@ -126,10 +126,10 @@ def test_every_suite_builds_the_config_of_each_run(name):
 
 
 def test_a_run_saved_before_a_config_field_existed_restores_with_its_default():
-  from tldomain import inference  # pylint: disable=g-import-not-at-top
+  from tldomain import saved_config  # pylint: disable=g-import-not-at-top
   base = {"model": {"dtype": "float32", "backbone": "digits_cnn"}, "seed": 0}
   saved = {"model": {"backbone": "resnet18"}, "seed": 3, "method": {"name": "dann"}}
-  assert inference.with_defaults(base, saved) == {
+  assert saved_config.with_defaults(base, saved) == {
       "model": {"dtype": "float32", "backbone": "resnet18"}, "seed": 3,
       "method": {"name": "dann"}}
 

@@ -115,6 +115,12 @@ def test_a_features_mode_run_starts_test_time_adaptation_with_its_backbone(small
                               config.selection.snd_temperature, mesh)
   np.testing.assert_allclose(rebuilt["target_test_accuracy"], before["target_test_accuracy"],
                              atol=1 / 450)  # one image may flip by rounding
+  from tldomain.inference import RestoredRun  # pylint: disable=g-import-not-at-top
+  restored = RestoredRun(features_run)  # the analysis path (t-SNE) rebuilds it the same way
+  out = restored.outputs("target_test", 450)
+  assert restored.step == 4
+  np.testing.assert_allclose(np.mean(out["logits"].argmax(1) == out["label"]),
+                             before["target_test_accuracy"], atol=1 / 450)
 
   results = trainers.run(config, str(tmp_path / "adabn"))
   assert results["target_test_accuracy"] != before["target_test_accuracy"]

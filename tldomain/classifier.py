@@ -10,7 +10,6 @@ features trainer uses).
 """
 
 import dataclasses
-import json
 import os
 from typing import Any
 
@@ -20,10 +19,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from tldomain import compute, defaults, models, sharding
+from tldomain import compute, models, saved_config, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.data import domains
-from tldomain.inference import with_defaults
 from tldomain.methods import get_method
 from tldomain.models.torch_batch_norm import TorchBatchNorm
 from tldomain.steps import ModuleRunner, classify
@@ -44,9 +42,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise NotExportableError(f"{workdir} holds no config.json: not a tldomain run's workdir.")
-  with open(path, encoding="utf-8") as f:
-    return ml_collections.ConfigDict(
-        with_defaults(defaults.base_config().to_dict(), json.load(f)))
+  return saved_config.load(workdir)
 
 
 def class_names(config: ml_collections.ConfigDict) -> tuple[str, ...]:

@@ -1,47 +1,41 @@
 """A finished (or checkpointed) run, restored from its workdir for analysis."""
 
-import json
 import os
 
-import jax
-import ml_collections
 import numpy as np
 
-from tldomain import compute, data, defaults, run_data, sharding
+from tldomain import compute, data, init_from, run_data, saved_config, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.methods import get_method
-
-
-def with_defaults(base: dict, saved: dict) -> dict:
-  """`saved`, with any key it lacks taken from `base` (recursively)."""
-  merged = dict(base)
-  for key, value in saved.items():
-    both = isinstance(value, dict) and isinstance(base.get(key), dict)
-    merged[key] = with_defaults(base[key], value) if both else value
-  return merged
 
 
 class RestoredRun:
   """The model of a run at one of its checkpoints, with the run's own data splits.
 
   `outputs(split_name, n)` gives the features and logits of the first `n`
-  examples of a fixed random order of that split (see run_data.subset).
+  examples of a fixed random order of that split (see run_data.subset). A
+  features-mode run is restored at its final step, with its frozen backbone.
   """
 
   def __init__(self, workdir: str, step: int | None = None):
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
       raise FileNotFoundError(f"{workdir} holds no config.json: not a tldomain run's workdir.")
-    with open(path, encoding="utf-8") as f:
-      # Fields added to the defaults after the run was made take their defaults.
-      self.config = ml_collections.ConfigDict(
-          with_defaults(defaults.base_config().to_dict(), json.load(f)))
+    self.config = saved_config.load(workdir)
     method = get_method(self.config.method.name)
     self.data = run_data.RunData(self.config.data, uses_target=True,
                                  selection_examples=self.config.selection.num_examples,
                                  seed=self.config.seed)
     self.mesh = sharding.make_mesh()
     compiled = compute.compile_steps(self.config, method, self.data.num_classes, self.mesh)
+    self._predict = compiled.predict_step
+    if self.config.train.mode == "features":
+      # Its checkpoints hold the bottleneck and head only: the image classifier
+      # gets back the frozen backbone the features came from (final step).
+      finished = init_from.load(workdir, self.config, self.data.num_classes)
+      self.step, self.state = finished.step, init_from.with_weights(compiled, finished,
+                                                                    self.mesh)
+      return
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"),
                                 self.config.checkpoint.best_metric,
                                 self.config.checkpoint.best_mode)
@@ -50,7 +44,6 @@ class RestoredRun:
       raise FileNotFoundError(f"{workdir} holds no checkpoint to restore.")
     self.state = checkpointer.restore(self.step, compiled.initial_state)
     checkpointer.close()
-    self._predict = compiled.predict_step
 
   def outputs(self, split: str, size: int) -> dict[str, np.ndarray]:
     """{features, logits, label} of `size` fixed random examples of a split.

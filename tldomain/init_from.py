@@ -7,7 +7,6 @@ run, with the frozen backbone it trained on); `target_only` adapts a config
 to a run that reads no source data.
 """
 
-import json
 import os
 from typing import NamedTuple
 
@@ -16,9 +15,8 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
-from tldomain import compute, defaults, models, sharding
+from tldomain import compute, models, saved_config, sharding
 from tldomain.checkpoint import Checkpointer
-from tldomain.inference import with_defaults
 from tldomain.models import CLASSIFIER_MODULES
 from tldomain.warm_start import backbone_variables, layout_differences
 
@@ -54,9 +52,7 @@ def load(path: str, config: ml_collections.ConfigDict, num_classes: int) -> Fini
     raise ValueError(f"train.init_from={path!r} is not a finished run: it holds no "
                      "results.json. Finish that run first (start its command again to "
                      "resume it).")
-  with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-    source_config = ml_collections.ConfigDict(
-        with_defaults(defaults.base_config().to_dict(), json.load(f)))
+  source_config = saved_config.load(path)
   differ = [f"{key}: {_field(source_config, key)!r} there, {_field(config, key)!r} here"
             for key in MATCHING_FIELDS if _field(source_config, key) != _field(config, key)]
   if differ:
