@@ -148,22 +148,38 @@ def pyplot():
 
 
 def plot_curves(rows: list[dict], path: str) -> None:
-  """Target test accuracy over training, one panel per task, mean over seeds."""
+  """Target test accuracy over training, one panel per task, mean over seeds.
+
+  Each method keeps one style on every panel: ten colours, then the same
+  colours dashed, then dotted; one legend for the figure, beside the panels.
+  """
   plt = pyplot()
   done = [r for r in rows if not r.get("failed") and r.get("evaluations")]
   tasks = list(dict.fromkeys(r["task"] for r in done))
-  fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
-  for ax, task in zip(axes[0], tasks):
+  methods = list(dict.fromkeys(r["method"] for r in done))
+  styles = {m: {"color": plt.get_cmap("tab10")(i % 10), "linestyle": ("-", "--", ":")[i // 10 % 3],
+                "marker": "os^"[i // 10 % 3]} for i, m in enumerate(methods)}
+  cols = min(3, len(tasks))
+  rows_of_panels = -(-len(tasks) // cols)
+  fig, axes = plt.subplots(rows_of_panels, cols, figsize=(5 * cols + 2.5, 4 * rows_of_panels),
+                           squeeze=False)
+  handles = {}
+  for ax, task in zip(axes.flat, tasks):
     for method in dict.fromkeys(r["method"] for r in done if r["task"] == task):
       runs = [r["evaluations"] for r in done if r["task"] == task and r["method"] == method]
       steps = [e["step"] for e in runs[0]]
       curves = np.array([[e["target_test_accuracy"] for e in ev] for ev in runs
                          if len(ev) == len(steps)])
-      ax.plot(steps, 100 * curves.mean(0), marker="o", label=method)
-    ax.set(title=task.replace("_", " "), xlabel="step", ylabel="target test accuracy (%)")
+      (handles[method],) = ax.plot(steps, 100 * curves.mean(0), label=method, markersize=4,
+                                   **styles[method])
+    ax.set(title=task.replace("_", " "), xlabel="training step",
+           ylabel="target test accuracy (%)")
     ax.grid(alpha=0.3)
-  axes[0][-1].legend(fontsize=8)
-  fig.tight_layout()
+  for ax in list(axes.flat)[len(tasks):]:
+    ax.axis("off")
+  fig.legend([handles[m] for m in methods if m in handles],
+             [m for m in methods if m in handles], loc="center right", fontsize=9)
+  fig.tight_layout(rect=(0, 0, 1 - 2.3 / (5 * cols + 2.5), 1))
   fig.savefig(path, dpi=120)
   plt.close(fig)
 
