@@ -13,10 +13,13 @@ def chunked(layer: nn.Module, x: jnp.ndarray, chunk: int) -> jnp.ndarray:
   gradient over a whole batch on one thread, after copying the activations
   into a transposed layout; on chunks the working set stays in cache and the
   independent chunks spread over the cores (README, Benchmarks). GPUs want
-  the whole batch, so there the layer runs once.
+  the whole batch, so there the layer runs once; so it does over several
+  devices, where the batch is sharded and cutting it would move shards
+  between devices.
   """
   n = x.shape[0]
   # A symbolic batch size (an export for any batch) has no chunks to cut.
-  if not isinstance(n, int) or n <= chunk or jax.default_backend() != "cpu":
+  if (not isinstance(n, int) or n <= chunk or jax.default_backend() != "cpu"
+      or jax.device_count() > 1):
     return layer(x)
   return jnp.concatenate([layer(x[start:start + chunk]) for start in range(0, n, chunk)])
