@@ -23,7 +23,7 @@ from tldomain import compute, models, saved_config, sharding
 from tldomain.checkpoint import Checkpointer
 from tldomain.data import domains
 from tldomain.methods import get_method
-from tldomain.models.torch_batch_norm import TorchBatchNorm
+from tldomain.models.batch_norm import BatchNorm
 from tldomain.steps import ModuleRunner, classify
 from tldomain.warm_start import backbone_variables
 
@@ -115,7 +115,7 @@ def _batch_norm_as_affine(next_fun, args, kwargs, context):
   module = context.module
   inference = getattr(module, "use_running_average", False)
   if (context.method_name != "__call__" or not inference
-      or not isinstance(module, (nn.BatchNorm, TorchBatchNorm))):
+      or not isinstance(module, BatchNorm)):
     return next_fun(*args, **kwargs)
   x = args[0]
   stats, params = module.variables["batch_stats"], module.variables["params"]

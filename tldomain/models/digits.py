@@ -5,7 +5,6 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from tldomain.models.chunked import chunked
 from tldomain.models.heads import batch_norm
 
 
@@ -26,19 +25,11 @@ class DigitsCNN(nn.Module):
   def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
     for i, channels in enumerate(self.channels):
       width = max(1, round(channels * self.width))
-      conv = nn.Conv(width, (5, 5), padding="VALID", dtype=self.dtype, name=f"conv{i}")
-      # Chunks speed up the weight gradients; inference runs the whole batch.
-      x = chunked(conv, x, CONV_CHUNK) if train else conv(x)
+      x = nn.Conv(width, (5, 5), padding="VALID", dtype=self.dtype, name=f"conv{i}")(x)
       x = batch_norm(train, name=f"bn{i}", dtype=self.dtype)(x)
       x = nn.relu(x)
       x = max_pool_2x2(x)
     return x.reshape(x.shape[0], -1)
-
-
-# Images per convolution call on CPU (models/chunked.py): on the DANN step at
-# 32 + 32 images, 2 cores, 1336 -> 1910 images/s; chunks of 4 and 8 alike, 2
-# too small.
-CONV_CHUNK = 8
 
 
 def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:

@@ -15,7 +15,7 @@ once, for the image size it is built with (Conv2dStaticSamePadding), so the two
 agree at that size; at other sizes this module keeps TF's rule, as the TF model
 the weights come from does.
 
-BatchNorm has PyTorch semantics (`TorchBatchNorm`) with the reference's
+BatchNorm has PyTorch semantics (models/batch_norm.py) with the reference's
 momentum 0.01 (Flax 0.99) and epsilon 1e-3. The drop-connect (stochastic depth)
 of the reference's ImageNet training is not applied: the trainer's steps pass no
 dropout RNG, and fine-tuning runs without it.
@@ -32,7 +32,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from tldomain.models.depthwise import DepthwiseConv
-from tldomain.models.torch_batch_norm import TorchBatchNorm
+from tldomain.models.batch_norm import BatchNorm
 from tldomain.registry import Registry
 
 NUM_FEATURES = 1280  # the head's width: fixed for all Lite variants
@@ -122,9 +122,9 @@ def conv(features: int, kernel: int, stride: int = 1, name: str | None = None,
                  param_dtype=jnp.float32, kernel_init=KERNEL_INIT)
 
 
-def batch_norm(train: bool, name: str) -> TorchBatchNorm:
-  return TorchBatchNorm(use_running_average=not train, momentum=BN_MOMENTUM,
-                        epsilon=BN_EPSILON, name=name)
+def batch_norm(train: bool, name: str) -> BatchNorm:
+  return BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM,
+                   epsilon=BN_EPSILON, name=name)
 
 
 class MBConv(nn.Module):

@@ -9,19 +9,17 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-# PyTorch's BatchNorm momentum 0.1 is Flax's 0.9; epsilon as in PyTorch.
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
+from tldomain.models.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNorm
 
 
-def batch_norm(train: bool, name: str | None = None, dtype=jnp.float32) -> nn.BatchNorm:
-  """Flax BatchNorm with PyTorch's settings; statistics and parameters float32.
+def batch_norm(train: bool, name: str | None = None, dtype=jnp.float32) -> BatchNorm:
+  """BatchNorm with PyTorch's momentum and epsilon, tracking the biased variance as Flax.
 
-  Flax reduces in float32 and keeps float32 running statistics whatever
-  `dtype` is; only the normalised output is cast to `dtype`.
+  Statistics and parameters are float32 whatever `dtype` is; only the
+  normalised output is cast to `dtype`.
   """
-  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM,
-                      epsilon=BN_EPSILON, dtype=dtype, param_dtype=jnp.float32, name=name)
+  return BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                   unbiased_running_var=False, dtype=dtype, name=name)
 
 
 class Bottleneck(nn.Module):
