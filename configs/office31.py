@@ -26,25 +26,8 @@ CORAL, entropy minimisation and importance weighting have no TLL Office-31
 recipe; they use DANN's optimisation settings here (our choice). So does
 cdan_e: TLL's cdan.sh runs CDAN without --entropy.
 
-Remaining differences from TLL (everything else in these recipes is TLL's):
-- Bottleneck: ours is Dense-BN-ReLU for every method; TLL's DAN uses
-  Linear-ReLU-Dropout(0.5), its JAN Linear-BN-ReLU-Dropout(0.5), its MDD
-  Linear-BN-ReLU-Dropout(0.5) initialised N(0, 0.005) with bias 0.1.
-- MDD heads: ours are one Dense layer each; TLL's main and adversarial heads
-  are Linear-ReLU-Dropout(0.5)-Linear, as wide as the bottleneck.
-- New layers (bottleneck, head, discriminator) start from Flax's default
-  initialisation (LeCun-normal kernels, zero biases), not PyTorch's.
-- CDAN switches to the randomised multilinear map above 4096 dimensions as the
-  paper does (TLL keeps the full map unless --randomized).
-- CDAN+E: TLL's entropy adds 1e-5 inside the log; ours is exact.
-- Checkpoints: TLL's scripts keep the epoch with the best accuracy on their
-  validation set, which here is the target domain itself (target labels);
-  ours ranks on source data and reports the final model.
-- Input: a different random order and augmentation stream; the ImageNet
-  transforms resample once instead of twice (tldomain/data/transforms.py).
-The losses themselves match TLL's code (tests/test_losses_reference.py): DAN
-and JAN use TLL's estimators (estimator "tllib_linear" and "tllib_quadratic",
-tldomain/methods/kernels.py), not the unbiased ones tldomain defaults to.
+The differences from TLL that every recipe here shares are listed in
+tldomain/recipes.py.
 """
 
 from tldomain import recipes
@@ -70,9 +53,4 @@ def domain(name: str) -> str:
 
 
 def get_config(arg: str = "dann,amazon,webcam"):
-  arg, options = recipes.split_options(arg)
-  method, source, target = recipes.parse_arg(arg, "amazon", "webcam")
-  config = recipes.imagenet_resnet_config(
-      method, domain(source), domain(target), recipes.recipe_for(RECIPES, method))
-  recipes.apply_options(config, options)
-  return config
+  return recipes.benchmark_config(arg, BENCHMARK, RECIPES, "amazon", "webcam")

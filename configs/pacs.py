@@ -58,11 +58,6 @@ def domain(name: str) -> str:
 
 
 def get_config(arg: str = "dann,photo,cartoon"):
-  arg, options = recipes.split_options(arg)
-  method, source, target = recipes.parse_arg(arg, "photo", "cartoon")
-  config = recipes.imagenet_resnet_config(
-      method, domain(source), domain(target), recipes.recipe_for(RECIPES, method),
+  return recipes.benchmark_config(arg, BENCHMARK, RECIPES, "photo", "cartoon",
       backbone=BACKBONE, train_transform="lite_train", eval_transform="lite_eval",
       pretrained=WEIGHTS, image_size=IMAGE_SIZE)
-  recipes.apply_options(config, options)
-  return config

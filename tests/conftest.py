@@ -40,21 +40,26 @@ def small_config(data_dir):
   """A config that trains the embedded task for a few steps in seconds."""
 
   def make(method: str = "dann", steps: int = 12):
-    config = defaults.set_method(defaults.base_config(), method)
-    config.data.data_dir = data_dir
-    config.data.batch_size = 8
-    config.data.eval_batch_size = 128
-    config.model.bottleneck_dim = 32
-    if "discriminator_hidden" in config.method:
-      config.method.discriminator_hidden = (32, 32)
-    config.train.steps = steps
-    config.train.log_every = 4
-    config.train.eval_every = 6
-    config.train.progress_bar = False
-    config.selection.num_examples = 64  # small evaluations: these runs test the trainer
-    return config
+    return tiny_config(method, data_dir, steps, log_every=4, eval_every=6)
 
   return make
+
+
+def tiny_config(method: str, data_dir: str, steps: int, log_every: int, eval_every: int):
+  """The embedded task with small batches and heads: a run of a few steps in seconds."""
+  config = defaults.set_method(defaults.base_config(), method)
+  config.data.data_dir = data_dir
+  config.data.batch_size = 8
+  config.data.eval_batch_size = 128
+  config.model.bottleneck_dim = 32
+  if "discriminator_hidden" in config.method:
+    config.method.discriminator_hidden = (32, 32)
+  config.train.steps = steps
+  config.train.log_every = log_every
+  config.train.eval_every = eval_every
+  config.train.progress_bar = False
+  config.selection.num_examples = 64  # small evaluations: these runs test the trainer
+  return config
 
 
 @pytest.fixture(scope="session")
@@ -128,18 +133,7 @@ def lite_cache(tmp_path_factory) -> str:
 def tiny_finished_run(method: str, data_dir: str, workdir: str) -> str:
   """Trains a 6-step run of `method` on the embedded task into `workdir`."""
   from tldomain import trainers  # pylint: disable=g-import-not-at-top
-  config = defaults.set_method(defaults.base_config(), method)
-  config.data.data_dir = data_dir
-  config.data.batch_size = 8
-  config.data.eval_batch_size = 128
-  config.model.bottleneck_dim = 32
-  if "discriminator_hidden" in config.method:
-    config.method.discriminator_hidden = (32, 32)
-  config.train.steps = config.train.eval_every = 6
-  config.train.log_every = 3
-  config.train.progress_bar = False
-  config.selection.num_examples = 64
-  trainers.run(config, workdir)
+  trainers.run(tiny_config(method, data_dir, steps=6, log_every=3, eval_every=6), workdir)
   return workdir
 
 

@@ -51,3 +51,24 @@ def assert_accuracy_is_the_predictions(workdir: str, results: dict, test_size: i
   assert len(outputs["label"]) == test_size
   accuracy = float(np.mean(np.argmax(outputs["logits"], axis=-1) == outputs["label"]))
   assert results["target_test_accuracy"] == accuracy, (results["target_test_accuracy"], accuracy)
+
+
+# A config file for suite tests: the embedded task, tiny batches and heads, 4 steps.
+TINY_SUITE_CONFIG = '''
+from tldomain import defaults
+
+def get_config(arg):
+  method, source, target = arg.split(",")
+  c = defaults.set_method(defaults.base_config(), method)
+  c.data.source, c.data.target = source, target
+  c.data.batch_size = 8
+  c.data.eval_batch_size = 128
+  c.model.bottleneck_dim = 32
+  if "discriminator_hidden" in c.method:
+    c.method.discriminator_hidden = (32, 32)
+  c.train.steps = 4
+  c.train.log_every = 2
+  c.train.eval_every = 2
+  c.selection.num_examples = 100
+  return c
+'''

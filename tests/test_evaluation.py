@@ -14,6 +14,8 @@ from tldomain.checkpoint import Checkpointer
 from tldomain.methods.base import Method
 from tldomain.methods.losses import cross_entropy
 
+import helpers
+
 
 def numpy_metrics(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
   """(accuracy, mean class accuracy, mean cross-entropy), written out by hand."""
@@ -75,32 +77,15 @@ def nan_loss(inputs, hparams):
   return jnp.where(inputs.progress >= 0.5, jnp.nan, loss), {}
 
 
-FEATURES_CONFIG = '''
-from tldomain import defaults
-
-def get_config(arg):
-  method, source, target = arg.split(",")
-  c = defaults.set_method(defaults.base_config(), method)
-  c.data.source, c.data.target = source, target
-  c.data.batch_size = 8
-  c.data.eval_batch_size = 128
-  c.model.bottleneck_dim = 16
-  c.train.mode = "features"
-  c.train.steps = 4
-  c.train.log_every = 2
-  c.train.eval_every = 2
-  c.selection.num_examples = 64
-  return c
-'''
-
-
 def test_a_diverging_features_run_is_recorded_and_the_suite_goes_on(tmp_path, data_dir):
   methods.register(Method(name="nan_late", loss=nan_loss, uses_target=False), overwrite=True)
   config_file = tmp_path / "features_config.py"
-  config_file.write_text(FEATURES_CONFIG)
+  config_file.write_text(helpers.TINY_SUITE_CONFIG)
   cache = str(tmp_path / "features_cache")
   task = suites.Task("uci_digits", "uci_digits_m",
-                     (("data.data_dir", data_dir), ("train.features_cache", cache)))
+                     (("data.data_dir", data_dir), ("train.features_cache", cache),
+                      ("train.mode", "features"), ("model.bottleneck_dim", 16),
+                      ("selection.num_examples", 64)))
   suite = suites.Suite("tiny_features", str(config_file), (task,), ("nan_late", "source_only"),
                        seeds=(0,))
   workdir = str(tmp_path / "suite")

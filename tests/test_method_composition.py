@@ -80,6 +80,12 @@ def test_dann_reverses_the_discriminator_gradient_into_the_features():
   def plain(fs, ft, w):  # the discriminator's loss on the features, nothing reversed
     return trade_off * domain_bce(discriminator(fs, w), discriminator(ft, w))
 
+  assert_reversed_into_features(total, plain, b, w, coeff)
+
+
+def assert_reversed_into_features(total, plain, b, w, coeff):
+  """`total` = source CE + `plain` in value; its feature gradients are `plain`'s times
+  -coeff (gradient reversal) and its discriminator gradient is `plain`'s, not reversed."""
   with jax.enable_x64():
     args = (jnp.asarray(b["fs"]), jnp.asarray(b["ft"]), jnp.asarray(w))
     value, (g_fs, g_ft, g_w) = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))(*args)
@@ -88,7 +94,7 @@ def test_dann_reverses_the_discriminator_gradient_into_the_features():
       np_cross_entropy(b["ls"], b["labels"]) + float(plain_value), rel=1e-12)
   np.testing.assert_allclose(g_fs, -coeff * np.asarray(p_fs), rtol=RTOL)
   np.testing.assert_allclose(g_ft, -coeff * np.asarray(p_ft), rtol=RTOL)
-  np.testing.assert_allclose(g_w, p_w, rtol=1e-12)  # the discriminator itself is not reversed
+  np.testing.assert_allclose(g_w, p_w, rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["cdan", "cdan_e"])
@@ -115,15 +121,7 @@ def test_cdan_reverses_the_discriminator_gradient_into_the_features(name):
     return trade_off * domain_bce(logits[:N], logits[N:],
                                   jnp.ones(2 * N) if weights is None else weights)
 
-  with jax.enable_x64():
-    args = (jnp.asarray(b["fs"]), jnp.asarray(b["ft"]), jnp.asarray(w))
-    value, (g_fs, g_ft, g_w) = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))(*args)
-    plain_value, (p_fs, p_ft, p_w) = jax.jit(jax.value_and_grad(plain, argnums=(0, 1, 2)))(*args)
-  assert float(value) == pytest.approx(
-      np_cross_entropy(b["ls"], b["labels"]) + float(plain_value), rel=1e-12)
-  np.testing.assert_allclose(g_fs, -coeff * np.asarray(p_fs), rtol=RTOL)
-  np.testing.assert_allclose(g_ft, -coeff * np.asarray(p_ft), rtol=RTOL)
-  np.testing.assert_allclose(g_w, p_w, rtol=1e-12)
+  assert_reversed_into_features(total, plain, b, w, coeff)
 
 
 def np_disparity(ys, ys_adv, yt, yt_adv, margin):

@@ -9,30 +9,13 @@ import pytest
 
 from experiments import report, suites
 
-CONFIG = '''
-from tldomain import defaults
-
-def get_config(arg):
-  method, source, target = arg.split(",")
-  c = defaults.set_method(defaults.base_config(), method)
-  c.data.source, c.data.target = source, target
-  c.data.batch_size = 8
-  c.data.eval_batch_size = 128
-  c.model.bottleneck_dim = 32
-  if "discriminator_hidden" in c.method:
-    c.method.discriminator_hidden = (32, 32)
-  c.train.steps = 4
-  c.train.log_every = 2
-  c.train.eval_every = 2
-  c.selection.num_examples = 100
-  return c
-'''
+import helpers
 
 
 @pytest.fixture
 def tiny_suite(tmp_path, data_dir):
   config_file = tmp_path / "tiny_config.py"
-  config_file.write_text(CONFIG)
+  config_file.write_text(helpers.TINY_SUITE_CONFIG)
   task = suites.Task("uci_digits", "uci_digits_m", (("data.data_dir", data_dir),))
   return suites.Suite("tiny", str(config_file), (task,), ("source_only", "dann"), seeds=(0, 1))
 

@@ -1,5 +1,5 @@
-"""What the ImageNet-ResNet benchmark configs share (configs/office31.py,
-office_home.py, visda2017.py): domain names with a benchmark's short names, and
+"""What the ImageNet benchmark configs share (configs/office31.py,
+office_home.py, visda2017.py, pacs.py): domain names with a benchmark's short names, and
 one Transfer-Learning-Library (TLL) recipe turned into a config.
 
 Shared by all of TLL's recipes (examples/domain_adaptation/image_classification/
@@ -11,6 +11,26 @@ Nesterov, lr annealed per iteration as lr (1 + gamma i)^-0.75, training crops of
 TLL's per-iteration gamma becomes our lr_alpha = gamma x steps, since we anneal
 over progress p = i/steps; its gradient-reversal warm start
 2/(1+exp(-i/1000)) - 1 becomes grl_gamma = steps / 1000.
+
+Remaining differences from TLL (everything else in these recipes is TLL's):
+- Bottleneck: ours is Dense-BN-ReLU for every method; TLL's DAN uses
+  Linear-ReLU-Dropout(0.5), its JAN Linear-BN-ReLU-Dropout(0.5), its MDD
+  Linear-BN-ReLU-Dropout(0.5) initialised N(0, 0.005) with bias 0.1.
+- MDD heads: ours are one Dense layer each; TLL's main and adversarial heads
+  are Linear-ReLU-Dropout(0.5)-Linear, as wide as the bottleneck.
+- New layers (bottleneck, head, discriminator) start from Flax's default
+  initialisation (LeCun-normal kernels, zero biases), not PyTorch's.
+- CDAN switches to the randomised multilinear map above 4096 dimensions as the
+  paper does (TLL keeps the full map unless --randomized).
+- CDAN+E: TLL's entropy adds 1e-5 inside the log; ours is exact.
+- Checkpoints: TLL's scripts keep the epoch with the best accuracy on their
+  validation set, which here is the target domain itself (target labels);
+  ours ranks on source data and reports the final model.
+- Input: a different random order and augmentation stream; the ImageNet
+  transforms resample once instead of twice (tldomain/data/transforms.py).
+The losses themselves match TLL's code (tests/test_losses_reference.py): DAN
+and JAN use TLL's estimators (estimator "tllib_linear" and "tllib_quadratic",
+tldomain/methods/kernels.py), not the unbiased ones tldomain defaults to.
 """
 
 import dataclasses
@@ -133,3 +153,19 @@ def parse_arg(arg: str, default_source: str, default_target: str) -> tuple[str, 
     raise ValueError(f"Expected 'method[,source[,target]]', got {arg!r}.")
   method, source, target = (parts + [default_source, default_target][len(parts) - 1:])[:3]
   return method, source, target
+
+
+def benchmark_config(arg: str, benchmark: Benchmark, recipes: dict[str, Recipe],
+                     default_source: str, default_target: str,
+                     **kwargs) -> ml_collections.ConfigDict:
+  """A benchmark config file's get_config: "method[,source,target][,key=value...]".
+
+  Domains are the benchmark's names or short names; key=value options are
+  those of `split_options`; kwargs go to `imagenet_resnet_config`.
+  """
+  arg, options = split_options(arg)
+  method, source, target = parse_arg(arg, default_source, default_target)
+  config = imagenet_resnet_config(method, benchmark.domain(source), benchmark.domain(target),
+                                  recipe_for(recipes, method), **kwargs)
+  apply_options(config, options)
+  return config

@@ -29,6 +29,14 @@ def check_batch_size(global_batch: int, mesh: Mesh, what: str = "batch size") ->
                      f"of devices ({mesh.size}); change it or the device count.")
 
 
+def mesh_for(data_config) -> Mesh:
+  """The mesh over every device, once `data_config`'s batch sizes are known to divide over it."""
+  mesh = make_mesh()
+  check_batch_size(data_config.batch_size, mesh)
+  check_batch_size(data_config.eval_batch_size, mesh, "eval batch size")
+  return mesh
+
+
 def global_batch(local_batch: Any, mesh: Mesh) -> Any:
   """Assembles each process's slice of a batch into global arrays sharded on axis 0."""
   sharding = batch_sharded(mesh)

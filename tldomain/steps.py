@@ -149,6 +149,22 @@ def init_variables(modules: Mapping[str, nn.Module], method: Method,
   return params, stats
 
 
+def gradient_step(state: TrainState, tx: optax.GradientTransformation,
+                  loss_fn: Callable) -> tuple[TrainState, jax.Array, dict]:
+  """One optimizer step on `loss_fn(params) -> (loss, (metrics, updated batch_stats))`.
+
+  Returns (new state, loss, metrics); the step count advances and the
+  updated BatchNorm statistics replace the old ones.
+  """
+  (loss, (metrics, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  new_state = state.replace(step=state.step + 1,
+                            params=optax.apply_updates(state.params, updates),
+                            batch_stats={**state.batch_stats, **new_stats},
+                            opt_state=opt_state)
+  return new_state, loss, metrics
+
+
 def make_train_step(modules: Mapping[str, nn.Module], method: Method,
                     hparams: ml_collections.ConfigDict, tx: optax.GradientTransformation,
                     learning_rate: Callable[[jax.Array], jax.Array], total_steps: int,
@@ -165,15 +181,8 @@ def make_train_step(modules: Mapping[str, nn.Module], method: Method,
       loss, metrics = method_loss(run, batch, method, hparams, progress, rng)
       return loss, (metrics, run.updated_stats)
 
-    (loss, (metrics, new_stats)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    new_state = state.replace(step=state.step + 1,
-                              params=optax.apply_updates(state.params, updates),
-                              batch_stats={**state.batch_stats, **new_stats},
-                              opt_state=opt_state)
-    metrics = {**metrics, "loss": loss, "learning_rate": learning_rate(state.step)}
-    return new_state, metrics
+    new_state, loss, metrics = gradient_step(state, tx, loss_fn)
+    return new_state, {**metrics, "loss": loss, "learning_rate": learning_rate(state.step)}
 
   return train_step
 

@@ -26,7 +26,7 @@ def normalize(x, scale, bias, epsilon):
 
   Returns (y, mean, var): y = (x - mean) / sqrt(var + epsilon) * scale + bias
   in x's dtype; mean and the biased variance (two passes, as PyTorch) in
-  float32. The gradient is two per-channel sums and one elementwise pass.
+  float32 (float64 for float64 x). The gradient is two per-channel sums and one elementwise pass.
   Autodiff of the same formula gave XLA:CPU a sum of several cotangents that
   it wrote out in a transposed layout for the next weight gradient: a third
   of the ResNet-50 step (README, Benchmarks).
@@ -36,7 +36,7 @@ def normalize(x, scale, bias, epsilon):
 
 def _forward(x, scale, bias, epsilon):
   axes = tuple(range(x.ndim - 1))
-  x32 = x.astype(jnp.float32)
+  x32 = x.astype(_statistics_dtype(x))
   mean = x32.mean(axes)
   centred = x32 - mean
   var = jnp.square(centred).mean(axes)
@@ -51,9 +51,9 @@ def _backward(epsilon, residuals, cotangents):
   dy, dmean, dvar = cotangents
   axes = tuple(range(x.ndim - 1))
   n = x.size // x.shape[-1]
-  centred = x.astype(jnp.float32) - mean
+  centred = x.astype(mean.dtype) - mean
   x_hat = centred * inv_std
-  dy32 = dy.astype(jnp.float32)
+  dy32 = dy.astype(mean.dtype)
   dbias = dy32.sum(axes)
   dscale = (dy32 * x_hat).sum(axes)
   dx = (scale * inv_std) * (dy32 - (dbias + x_hat * dscale) / n)
@@ -63,6 +63,11 @@ def _backward(epsilon, residuals, cotangents):
 
 
 normalize.defvjp(_forward, _backward)
+
+
+def _statistics_dtype(x: jnp.ndarray) -> jnp.dtype:
+  """float32 for 16- and 32-bit activations; float64 ones (jax.enable_x64 tests) keep theirs."""
+  return jnp.promote_types(x.dtype, jnp.float32)
 
 
 class BatchNorm(nn.Module):

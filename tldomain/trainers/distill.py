@@ -22,14 +22,13 @@ import time
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 
 from tldomain import (classifier, compute, evaluation, loop, optim, results, run_data, sharding,
                       workdir)
 from tldomain.methods import get_method
 from tldomain.methods.losses import cross_entropy
 from tldomain.metrics import MetricWriter
-from tldomain.steps import ModuleRunner, TrainState, classify, split_outputs
+from tldomain.steps import ModuleRunner, TrainState, classify, gradient_step, split_outputs
 
 
 def soft_target_loss(student_logits: jax.Array, teacher_logits: jax.Array,
@@ -71,13 +70,7 @@ def make_distill_step(modules, teacher_modules, tx, learning_rate, temperature: 
       metrics = {"source_ce": ce, "distill_loss": soft, "teacher_agreement": agreement}
       return ce + weight * soft, (metrics, run.updated_stats)
 
-    (loss, (metrics, new_stats)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    new_state = state.replace(step=state.step + 1,
-                              params=optax.apply_updates(state.params, updates),
-                              batch_stats={**state.batch_stats, **new_stats},
-                              opt_state=opt_state)
+    new_state, loss, metrics = gradient_step(state, tx, loss_fn)
     return new_state, {**metrics, "loss": loss, "learning_rate": learning_rate(state.step)}
 
   return step
@@ -105,9 +98,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   check_teacher(config, teacher)
   splits = run_data.RunData(config.data, uses_target=True,
                             selection_examples=config.selection.num_examples)
-  mesh = sharding.make_mesh()
-  sharding.check_batch_size(config.data.batch_size, mesh)
-  sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
+  mesh = sharding.mesh_for(config.data)
   if splits.num_classes != len(teacher.class_names):
     raise ValueError(f"The teacher {t.teacher} has {len(teacher.class_names)} classes, this "
                      f"task {splits.num_classes}.")

@@ -100,9 +100,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   method = get_method(config.method.name)
   splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples,
                             seed=config.seed)
-  mesh = sharding.make_mesh()
-  sharding.check_batch_size(config.data.batch_size, mesh)
-  sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
+  mesh = sharding.mesh_for(config.data)
 
   backbone = models.build_backbone(config.model)
   variables = backbone_variables(config.model, config.seed, backbone, config.data.image_size)

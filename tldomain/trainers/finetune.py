@@ -27,9 +27,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   method = get_method(config.method.name)
   splits = run_data.RunData(config.data, method.uses_target, config.selection.num_examples,
                             seed=config.seed)
-  mesh = sharding.make_mesh()
-  sharding.check_batch_size(config.data.batch_size, mesh)
-  sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
+  mesh = sharding.mesh_for(config.data)
 
   compiled = compute.compile_steps(config, method, splits.num_classes, mesh)
   opened = workdir.open_run(workdir_path, config, compiled.initial_state, write=is_main)

@@ -33,9 +33,7 @@ def run(config: ml_collections.ConfigDict, workdir_path: str) -> dict | None:
   method = get_method(config.method.name)
   splits = run_data.RunData(config.data, True, config.selection.num_examples,
                             seed=config.seed, source=False)
-  mesh = sharding.make_mesh()
-  sharding.check_batch_size(config.data.batch_size, mesh)
-  sharding.check_batch_size(config.data.eval_batch_size, mesh, "eval batch size")
+  mesh = sharding.mesh_for(config.data)
   finished = init_from.load(config.train.init_from, config, splits.num_classes)
   compiled = compute.compile_steps(config, method, splits.num_classes, mesh)
   opened = workdir.open_run(workdir_path, config, init_from.with_weights(compiled, finished, mesh),
