@@ -109,7 +109,7 @@ def pointwise(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   The kernel's gradient is computed transposed, as dy^T x, and then turned:
   autodiff's x^T dy made XLA:CPU write dy (the BatchNorm gradient before it)
   out in a transposed layout, a strided pass over the largest activations that
-  took 45 % of the ResNet-50 DANN step (README, Benchmarks).
+  made up most of the 46 % of the ResNet-50 DANN step spent in BatchNorm (README, Benchmarks).
   """
   return jnp.dot(x, kernel)
 
